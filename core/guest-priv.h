@@ -1,0 +1,76 @@
+/*
+ * The inside of struct gm_guest, for core/ only: the daemon sees the guest
+ * through guest.h and never touches the engine.
+ */
+#ifndef GM_GUEST_PRIV_H
+#define GM_GUEST_PRIV_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <unicorn/unicorn.h>
+
+#include "guest.h"
+#include "regions.h"
+#include "snapshot.h"
+
+/* Host memory behind one gm_map; the pieces of later splits share it. */
+struct gm_block {
+	uint8_t *base;
+	size_t size;
+	unsigned refs; /* regions that point into it */
+};
+
+struct gm_guest {
+	uc_engine *uc;
+	const struct gm_arch *arch;
+	uint64_t page_size;
+	uint64_t last_addr; /* 2^bits - 1 */
+	pthread_mutex_t lock;
+
+	struct gm_region *regions; /* sorted, disjoint */
+	size_t nregions;
+	size_t cap;
+	size_t region_limit;
+
+	struct gm_snapshot **snaps; /* oldest first */
+	size_t nsnaps;
+	uint64_t snap_seq;   /* for "snap-N" names */
+	uint64_t snap_bytes; /* stored by all snapshots */
+	uint64_t snap_limit;
+};
+
+/* Whether [addr, addr+size) is non-empty and inside the address space;
+ * -EINVAL with a message otherwise. ALIGNED also requires page multiples. */
+int gm_range_check(const struct gm_guest *g, uint64_t addr, uint64_t size,
+		   bool aligned, struct gm_error *err);
+
+/* Index of the first region that ends after ADDR (== nregions if none). */
+size_t gm_region_lower_bound(const struct gm_guest *g, uint64_t addr);
+
+/* -EFAULT naming the first address of [addr, addr+size) that is not
+ * mapped, or 0 when the whole range is mapped. */
+int gm_range_mapped(const struct gm_guest *g, uint64_t addr, uint64_t size,
+		    struct gm_error *err);
+
+/* Replace the regions [first, first+nold) with the NNEW regions of NEW in
+ * the engine and the map, all or nothing. NEW's labels and block pointers
+ * pass to the map on success (the map takes its own block references);
+ * on failure the caller still owns them. */
+int gm_regions_replace(struct gm_guest *g, size_t first, size_t nold,
+		       struct gm_region *new, size_t nnew,
+		       struct gm_error *err);
+
+/* A new zeroed host block of SIZE bytes with no references, or NULL. */
+struct gm_block *gm_block_new(uint64_t size);
+
+/* Free a block that no region took (after a failed gm_regions_replace). */
+void gm_block_discard(struct gm_block *b);
+
+/* Drop translated code for [addr, addr+size): after any write that did not
+ * go through the engine, or emulation runs stale code. */
+void gm_code_changed(struct gm_guest *g, uint64_t addr, uint64_t size);
+
+/* Map a Unicorn error to an errno and a message. */
+int gm_uc_fail(struct gm_error *err, uc_err e, const char *what);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * The guest: opens the engine for an architecture, asks it for its page
+ * size and holds the region map, the snapshots and the lock together.
+ */
+#include "guest-priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/*
+ * Unicorn 2.0.1 keeps one "section" per mapped region plus one for
+ * unassigned memory, and asserts (aborting the process) when a new section
+ * would make the count reach its page size. Measured: 4095 regions fit in a
+ * 4 KiB-page engine and 1023 in a 1 KiB one; the next map aborts. We stop
+ * 15 short of that, for sections we do not control.
+ */
+#define ENGINE_SECTION_MARGIN 16
+
+int gm_uc_fail(struct gm_error *err, uc_err e, const char *what)
+{
+	int code = e == UC_ERR_NOMEM ? ENOMEM : EINVAL;
+
+	return gm_fail(err, code, "%s: engine error: %s", what, uc_strerror(e));
+}
+
+static uint64_t default_snapshot_limit(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || page <= 0)
+		return 1ULL << 30;
+	return (uint64_t)pages * (uint64_t)page / 2;
+}
+
+int gm_guest_open(const struct gm_arch *arch, struct gm_guest **out,
+		  struct gm_error *err)
+{
+	struct gm_guest *g;
+	size_t page_size = 0;
+	uc_err e;
+
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return gm_fail(err, ENOMEM, "out of memory");
+	e = uc_open(arch->uc_arch, arch->uc_mode, &g->uc);
+	if (e != UC_ERR_OK) {
+		free(g);
+		return gm_uc_fail(err, e, arch->name);
+	}
+	/* uc_query, not uc_ctl_get_page_size: that macro shifts 2 << 30 in
+	 * an int, which UBSan rightly reports. */
+	e = uc_query(g->uc, UC_QUERY_PAGE_SIZE, &page_size);
+	if (e != UC_ERR_OK || page_size == 0 ||
+	    (page_size & (page_size - 1)) != 0) {
+		uc_close(g->uc);
+		free(g);
+		return gm_fail(err, EINVAL, "%s: engine has no page size",
+			       arch->name);
+	}
+	g->arch = arch;
+	g->page_size = page_size;
+	g->last_addr = arch->address_bits == 64
+			   ? UINT64_MAX
+			   : (UINT64_C(1) << arch->address_bits) - 1;
+	g->region_limit = page_size - ENGINE_SECTION_MARGIN;
+	g->snap_limit = default_snapshot_limit();
+	pthread_mutex_init(&g->lock, NULL);
+	*out = g;
+	return 0;
+}
+
+void gm_guest_close(struct gm_guest *g)
+{
+	if (!g)
+		return;
+	while (g->nsnaps > 0)
+		gm_snap_drop(g, g->snaps[0]->name, NULL);
+	free(g->snaps);
+	gm_unmap_all(g, NULL);
+	free(g->regions);
+	uc_close(g->uc);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
+void gm_guest_lock(struct gm_guest *g)
+{
+	pthread_mutex_lock(&g->lock);
+}
+
+void gm_guest_unlock(struct gm_guest *g)
+{
+	pthread_mutex_unlock(&g->lock);
+}
+
+const struct gm_arch *gm_guest_arch(const struct gm_guest *g)
+{
+	return g->arch;
+}
+
+uint64_t gm_guest_page_size(const struct gm_guest *g)
+{
+	return g->page_size;
+}
+
+uint64_t gm_guest_last_addr(const struct gm_guest *g)
+{
+	return g->last_addr;
+}
+
+size_t gm_guest_region_limit(const struct gm_guest *g)
+{
+	return g->region_limit;
+}
+
+void gm_guest_set_region_limit(struct gm_guest *g, size_t limit)
+{
+	size_t engine_max = g->page_size - ENGINE_SECTION_MARGIN;
+
+	g->region_limit = limit < engine_max ? limit : engine_max;
+}
+
+uint64_t gm_guest_snapshot_limit(const struct gm_guest *g)
+{
+	return g->snap_limit;
+}
+
+void gm_guest_set_snapshot_limit(struct gm_guest *g, uint64_t bytes)
+{
+	g->snap_limit = bytes;
+}
+
+void *gm_guest_engine(struct gm_guest *g)
+{
+	return g->uc;
+}

@@ -1,0 +1,55 @@
+/*
+ * The guest: one Unicorn engine with its region map, snapshots and lock.
+ * Everything the daemon does to guest memory starts from a struct gm_guest.
+ */
+#ifndef GM_GUEST_H
+#define GM_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "error.h"
+
+struct gm_guest;
+
+/* Open an engine for ARCH with no memory mapped. Returns 0, or -ENOMEM /
+ * -EINVAL when the engine cannot be created. */
+int gm_guest_open(const struct gm_arch *arch, struct gm_guest **out,
+		  struct gm_error *err);
+
+/* Close the engine and free every region and snapshot. */
+void gm_guest_close(struct gm_guest *g);
+
+/*
+ * The core is not thread-safe (nor is Unicorn): callers that share a guest
+ * between threads hold this lock around every gm_ call on it, and around
+ * any use of the region list or of region memory.
+ */
+void gm_guest_lock(struct gm_guest *g);
+void gm_guest_unlock(struct gm_guest *g);
+
+const struct gm_arch *gm_guest_arch(const struct gm_guest *g);
+
+/* The engine's page size: 4 KiB on most, 1 KiB on arm and arm64. */
+uint64_t gm_guest_page_size(const struct gm_guest *g);
+
+/* The highest address of the architecture: 2^32-1 or 2^64-1. */
+uint64_t gm_guest_last_addr(const struct gm_guest *g);
+
+/* How many regions the engine may hold before map/protect/unmap answer
+ * ENOSPC. The default is the largest count Unicorn 2.0.1 survives, with a
+ * margin; it can be lowered, never raised past that. */
+size_t gm_guest_region_limit(const struct gm_guest *g);
+void gm_guest_set_region_limit(struct gm_guest *g, size_t limit);
+
+/* Bytes all snapshots may hold together (zero pages are free); a save past
+ * it answers ENOSPC. Defaults to half of the host's physical memory. */
+uint64_t gm_guest_snapshot_limit(const struct gm_guest *g);
+void gm_guest_set_snapshot_limit(struct gm_guest *g, uint64_t bytes);
+
+/* The Unicorn engine (a uc_engine *), for emulation. Map memory through the
+ * core only, never through the engine, or the region map goes stale. */
+void *gm_guest_engine(struct gm_guest *g);
+
+#endif

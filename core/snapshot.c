@@ -1,0 +1,345 @@
+/*
+ * Snapshots in memory. A snapshot copies every region's bytes (skipping
+ * zero pages, which cost nothing) and every register. Restore reuses the
+ * regions whose range did not change, so it costs a memcpy, not a remap.
+ */
+#include "guest-priv.h"
+#include "regs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static bool page_is_zero(const uint8_t *p, size_t n)
+{
+	return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
+static bool bit_get(const uint8_t *bits, uint64_t i)
+{
+	return bits[i / 8] & (1u << (i % 8));
+}
+
+static void snap_free(struct gm_snapshot *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nregions; i++) {
+		struct gm_snap_region *r = &s->regions[i];
+
+		if (r->bytes)
+			munmap(r->bytes, r->size);
+		free(r->present);
+		free(r->label);
+	}
+	free(s->regions);
+	free(s->regs);
+	free(s->name);
+	free(s);
+}
+
+static size_t snap_index(const struct gm_guest *g, const char *name)
+{
+	for (size_t i = 0; i < g->nsnaps; i++)
+		if (strcmp(g->snaps[i]->name, name) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+int gm_snap_name_check(const char *name, struct gm_error *err)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (len == 0)
+		return gm_fail(err, EINVAL, "empty snapshot name");
+	if (len > GM_SNAP_NAME_MAX)
+		return gm_fail(err, EINVAL,
+			       "a snapshot name holds at most %d bytes",
+			       GM_SNAP_NAME_MAX);
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return gm_fail(err, EINVAL, "\"%s\" cannot name a snapshot",
+			       name);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c == '/' || c < 0x20 || c == 0x7f)
+			return gm_fail(err, EINVAL,
+				       "a snapshot name cannot hold '/' or "
+				       "control characters");
+	}
+	return 0;
+}
+
+/* Copy region R into SR, page by page, leaving zero pages unwritten.
+ * BUDGET is what snapshot memory may still grow by. */
+static int capture_region(const struct gm_guest *g, const struct gm_region *r,
+			  struct gm_snap_region *sr, uint64_t *stored,
+			  uint64_t budget, struct gm_error *err)
+{
+	uint64_t pages = r->size / g->page_size;
+
+	sr->start = r->start;
+	sr->size = r->size;
+	sr->perms = r->perms;
+	sr->label_len = r->label_len;
+	sr->label = malloc(r->label_len + 1);
+	sr->present = calloc((size_t)(pages + 7) / 8, 1);
+	sr->bytes = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sr->bytes == MAP_FAILED)
+		sr->bytes = NULL;
+	if (!sr->label || !sr->present || !sr->bytes)
+		return gm_fail(err, ENOSPC,
+			       "no host memory for a snapshot of 0x%llx bytes",
+			       (unsigned long long)r->size);
+	memcpy(sr->label, r->label, r->label_len + 1);
+	for (uint64_t p = 0; p < pages; p++) {
+		const uint8_t *src = r->host + p * g->page_size;
+
+		if (page_is_zero(src, g->page_size))
+			continue;
+		if (*stored + g->page_size > budget)
+			return gm_fail(err, ENOSPC,
+				       "snapshots may hold 0x%llx bytes and "
+				       "this one needs more",
+				       (unsigned long long)g->snap_limit);
+		memcpy(sr->bytes + p * g->page_size, src, g->page_size);
+		sr->present[p / 8] |= (uint8_t)(1u << (p % 8));
+		*stored += g->page_size;
+	}
+	return 0;
+}
+
+static int capture(struct gm_guest *g, const char *name, uint64_t budget,
+		   struct gm_snapshot **out, struct gm_error *err)
+{
+	struct gm_snapshot *s = calloc(1, sizeof(*s));
+	int rc = 0;
+
+	if (!s || !(s->name = strdup(name)) ||
+	    !(s->regions = calloc(g->nregions + 1, sizeof(*s->regions))) ||
+	    !(s->regs = calloc(g->arch->nregs, sizeof(*s->regs)))) {
+		snap_free(s);
+		return gm_fail(err, ENOSPC, "no host memory for a snapshot");
+	}
+	s->arch = g->arch;
+	s->page_size = g->page_size;
+	for (size_t i = 0; i < g->nregions && rc == 0; i++) {
+		s->nregions++;
+		rc = capture_region(g, &g->regions[i], &s->regions[i],
+				    &s->stored_bytes, budget, err);
+	}
+	for (size_t i = 0; i < g->arch->nregs && rc == 0; i++)
+		rc = gm_reg_read(g, &g->arch->regs[i], &s->regs[i], err);
+	if (rc < 0) {
+		snap_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int gm_snap_save(struct gm_guest *g, const char *name, const char **saved,
+		 struct gm_error *err)
+{
+	char auto_name[32];
+	struct gm_snapshot *s = NULL, **v;
+	size_t old;
+	uint64_t budget;
+	int rc;
+
+	if (!name) {
+		do
+			snprintf(auto_name, sizeof(auto_name), "snap-%llu",
+				 (unsigned long long)++g->snap_seq);
+		while (snap_index(g, auto_name) != SIZE_MAX);
+		name = auto_name;
+	}
+	rc = gm_snap_name_check(name, err);
+	if (rc < 0)
+		return rc;
+	v = realloc(g->snaps, (g->nsnaps + 1) * sizeof(*v));
+	if (!v)
+		return gm_fail(err, ENOSPC, "no host memory for a snapshot");
+	g->snaps = v;
+	old = snap_index(g, name);
+	/* The snapshot this one replaces is freed after, so it counts. */
+	budget =
+	    g->snap_limit > g->snap_bytes ? g->snap_limit - g->snap_bytes : 0;
+	if (old != SIZE_MAX)
+		budget += g->snaps[old]->stored_bytes;
+	rc = capture(g, name, budget, &s, err);
+	if (rc < 0)
+		return rc;
+	if (old != SIZE_MAX)
+		gm_snap_drop(g, name, NULL);
+	g->snaps[g->nsnaps++] = s;
+	g->snap_bytes += s->stored_bytes;
+	if (saved)
+		*saved = s->name;
+	return 0;
+}
+
+/* Restore */
+
+/*
+ * The regions the guest will have: a region whose range is unchanged keeps
+ * its host memory (FRESH[i] false), the others get new zeroed blocks.
+ */
+static int restore_layout(struct gm_guest *g, const struct gm_snapshot *s,
+			  struct gm_region *new, bool *fresh,
+			  struct gm_error *err)
+{
+	for (size_t i = 0; i < s->nregions; i++) {
+		const struct gm_snap_region *sr = &s->regions[i];
+		const struct gm_region *cur = gm_region_find(g, sr->start);
+		struct gm_region *r = &new[i];
+
+		r->start = sr->start;
+		r->size = sr->size;
+		r->perms = sr->perms;
+		r->label_len = sr->label_len;
+		r->label = malloc(sr->label_len + 1);
+		if (!r->label)
+			return gm_fail(err, ENOMEM, "out of memory");
+		memcpy(r->label, sr->label, sr->label_len + 1);
+		fresh[i] =
+		    !cur || cur->start != sr->start || cur->size != sr->size;
+		r->block = fresh[i] ? gm_block_new(sr->size) : cur->block;
+		if (!r->block)
+			return gm_fail(err, ENOMEM,
+				       "cannot allocate 0x%llx bytes of host "
+				       "memory",
+				       (unsigned long long)sr->size);
+		r->host = fresh[i] ? r->block->base : cur->host;
+	}
+	return 0;
+}
+
+static void layout_free(struct gm_region *new, const bool *fresh, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(new[i].label);
+		if (fresh[i])
+			gm_block_discard(new[i].block);
+	}
+}
+
+static void restore_bytes(const struct gm_guest *g,
+			  const struct gm_snap_region *sr, uint8_t *host,
+			  bool fresh)
+{
+	uint64_t pages = sr->size / g->page_size;
+
+	for (uint64_t p = 0; p < pages; p++) {
+		uint8_t *dst = host + p * g->page_size;
+
+		if (bit_get(sr->present, p))
+			memcpy(dst, sr->bytes + p * g->page_size, g->page_size);
+		else if (!fresh && !page_is_zero(dst, g->page_size))
+			memset(dst, 0, g->page_size);
+	}
+}
+
+/* Write the snapshot's registers, keeping the current ones in BACKUP to
+ * undo a later failure. */
+static int restore_regs(struct gm_guest *g, const uint64_t *values,
+			uint64_t *backup, struct gm_error *err)
+{
+	const struct gm_arch *a = g->arch;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < a->nregs && rc == 0; i++)
+		rc = gm_reg_read(g, &a->regs[i], &backup[i], err);
+	for (i = 0; i < a->nregs && rc == 0; i++)
+		rc = gm_reg_write(g, &a->regs[i], values[i], err);
+	if (rc < 0)
+		while (i-- > 0)
+			gm_reg_write(g, &a->regs[i], backup[i], NULL);
+	return rc;
+}
+
+int gm_snap_restore(struct gm_guest *g, const char *name, struct gm_error *err)
+{
+	const struct gm_snapshot *s = name	  ? gm_snap_find(g, name)
+				      : g->nsnaps ? g->snaps[g->nsnaps - 1]
+						  : NULL;
+	struct gm_region *new = NULL;
+	uint64_t *backup = NULL;
+	bool *fresh = NULL;
+	int rc;
+
+	if (!s)
+		return name ? gm_fail(err, ENOENT, "no snapshot named \"%s\"",
+				      name)
+			    : gm_fail(err, ENOENT, "no snapshot to restore");
+	new = calloc(s->nregions + 1, sizeof(*new));
+	fresh = calloc(s->nregions + 1, sizeof(*fresh));
+	backup = calloc(g->arch->nregs, sizeof(*backup));
+	if (!new || !fresh || !backup) {
+		rc = gm_fail(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = restore_layout(g, s, new, fresh, err);
+	if (rc == 0)
+		rc = restore_regs(g, s->regs, backup, err);
+	if (rc < 0) {
+		layout_free(new, fresh, s->nregions);
+		goto out;
+	}
+	rc = gm_regions_replace(g, 0, g->nregions, new, s->nregions, err);
+	if (rc < 0) {
+		for (size_t i = 0; i < g->arch->nregs; i++)
+			gm_reg_write(g, &g->arch->regs[i], backup[i], NULL);
+		layout_free(new, fresh, s->nregions);
+		goto out;
+	}
+	/* Drop translated code region by region: a whole TB flush would
+	 * clear all of Unicorn's code buffer, which costs more than the
+	 * copy. */
+	for (size_t i = 0; i < s->nregions; i++) {
+		restore_bytes(g, &s->regions[i], g->regions[i].host, fresh[i]);
+		gm_code_changed(g, g->regions[i].start, g->regions[i].size);
+	}
+out:
+	free(backup);
+	free(fresh);
+	free(new);
+	return rc;
+}
+
+int gm_snap_drop(struct gm_guest *g, const char *name, struct gm_error *err)
+{
+	size_t i = name ? snap_index(g, name) : SIZE_MAX;
+
+	if (i == SIZE_MAX)
+		return gm_fail(err, ENOENT, "no snapshot named \"%s\"",
+			       name ? name : "");
+	g->snap_bytes -= g->snaps[i]->stored_bytes;
+	snap_free(g->snaps[i]);
+	memmove(&g->snaps[i], &g->snaps[i + 1],
+		(g->nsnaps - i - 1) * sizeof(*g->snaps));
+	g->nsnaps--;
+	return 0;
+}
+
+size_t gm_snap_count(const struct gm_guest *g)
+{
+	return g->nsnaps;
+}
+
+const struct gm_snapshot *gm_snap_at(const struct gm_guest *g, size_t i)
+{
+	return i < g->nsnaps ? g->snaps[i] : NULL;
+}
+
+const struct gm_snapshot *gm_snap_find(const struct gm_guest *g,
+				       const char *name)
+{
+	size_t i = snap_index(g, name);
+
+	return i == SIZE_MAX ? NULL : g->snaps[i];
+}
