@@ -60,6 +60,10 @@ int gm_regions_replace(struct gm_guest *g, size_t first, size_t nold,
 		       struct gm_region *new, size_t nnew,
 		       struct gm_error *err);
 
+/* Free every region and its host memory, without telling the engine (for
+ * gm_guest_close, after the engine is closed). */
+void gm_regions_free(struct gm_guest *g);
+
 /* A new zeroed host block of SIZE bytes with no references, or NULL. */
 struct gm_block *gm_block_new(uint64_t size);
 

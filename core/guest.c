@@ -79,9 +79,10 @@ void gm_guest_close(struct gm_guest *g)
 	while (g->nsnaps > 0)
 		gm_snap_drop(g, g->snaps[0]->name, NULL);
 	free(g->snaps);
-	gm_unmap_all(g, NULL);
-	free(g->regions);
+	/* Close the engine first: unmapping region by region would make it
+	 * rebuild its memory map once per region for nothing. */
 	uc_close(g->uc);
+	gm_regions_free(g);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 }

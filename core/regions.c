@@ -338,6 +338,17 @@ int gm_regions_replace(struct gm_guest *g, size_t first, size_t nold,
 	return 0;
 }
 
+void gm_regions_free(struct gm_guest *g)
+{
+	for (size_t i = 0; i < g->nregions; i++) {
+		free(g->regions[i].label);
+		block_put(g->regions[i].block);
+	}
+	free(g->regions);
+	g->regions = NULL;
+	g->nregions = g->cap = 0;
+}
+
 /* Pieces: new regions cut from old ones, sharing their host memory */
 
 static char *label_dup(const char *label, size_t len)

@@ -231,15 +231,20 @@ static void restore_bytes(const struct gm_guest *g,
 			  const struct gm_snap_region *sr, uint8_t *host,
 			  bool fresh)
 {
-	uint64_t pages = sr->size / g->page_size;
+	uint64_t pages = sr->size / g->page_size, ps = g->page_size;
 
-	for (uint64_t p = 0; p < pages; p++) {
-		uint8_t *dst = host + p * g->page_size;
+	for (uint64_t p = 0, q; p < pages; p = q) {
+		bool present = bit_get(sr->present, p);
 
-		if (bit_get(sr->present, p))
-			memcpy(dst, sr->bytes + p * g->page_size, g->page_size);
-		else if (!fresh && !page_is_zero(dst, g->page_size))
-			memset(dst, 0, g->page_size);
+		for (q = p + 1;
+		     q < pages && bit_get(sr->present, q) == present;)
+			q++;
+		if (present) /* one copy per run of saved pages */
+			memcpy(host + p * ps, sr->bytes + p * ps, (q - p) * ps);
+		else if (!fresh)
+			for (uint64_t z = p; z < q; z++)
+				if (!page_is_zero(host + z * ps, ps))
+					memset(host + z * ps, 0, ps);
 	}
 }
 
