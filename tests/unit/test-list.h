@@ -46,6 +46,7 @@ TEST_ENTRY(find_free_space_at_the_top_of_the_space)
 TEST_ENTRY(map_anywhere_maps_where_find_free_space_says)
 TEST_ENTRY(perms_text_round_trips)
 TEST_ENTRY(many_regions_lookups_stay_exact)
+TEST_ENTRY(failed_engine_step_is_undone)
 
 /* test-memory.c */
 TEST_ENTRY(read_returns_what_write_wrote)

@@ -9,6 +9,8 @@
 #include "guest.h"
 #include "memory.h"
 #include "regions.h"
+#include "regs.h"
+#include "snapshot.h"
 #include "test.h"
 
 static struct gm_guest *open_guest(const char *arch)
@@ -508,6 +510,53 @@ TEST(many_regions_lookups_stay_exact)
 		OK(gm_is_mapped(g, a, 0x1001, &yes, ERR));
 		ASSERT(!yes);
 	}
+	assert_engine_matches(g);
+	gm_guest_close(g);
+}
+
+/*
+ * An engine step that fails half-way through a change is undone: a region
+ * mapped behind the core's back makes the engine refuse the last map of a
+ * restore, after it has already unmapped and re-mapped others.
+ */
+TEST(failed_engine_step_is_undone)
+{
+	struct gm_guest *g = open_guest("x86_64");
+	uc_engine *uc = gm_guest_engine(g);
+	const struct gm_reg *rax = gm_arch_reg(gm_guest_arch(g), "rax");
+	uint64_t v = 0;
+
+	OK(gm_map(g, 0x10000, 0x4000, GM_PERM_ALL, "one", 3, ERR));
+	OK(gm_map(g, 0x20000, 0x1000, GM_PERM_R, "two", 3, ERR));
+	fill(g, 0x10000, 0x4000);
+	OK(gm_reg_write(g, rax, 0x1111, ERR));
+	OK(gm_snap_save(g, "s", NULL, ERR));
+
+	OK(gm_unmap(g, 0x20000, 0x1000, ERR));
+	OK(gm_protect(g, 0x11000, 0x1000, GM_PERM_R, ERR));
+	OK(gm_reg_write(g, rax, 0x2222, ERR));
+	ASSERT(uc_mem_map(uc, 0x20000, 0x1000, UC_PROT_ALL) == UC_ERR_OK);
+
+	FAILS(EINVAL, gm_snap_restore(g, "s", ERR));
+	ASSERT(strstr(ERR->msg, "engine") != NULL);
+	ASSERT(uc_mem_unmap(uc, 0x20000, 0x1000) == UC_ERR_OK);
+	ASSERT_EQ(region_count(g), 3);
+	assert_region(g, 0, 0x10000, 0x1000, GM_PERM_ALL);
+	assert_region(g, 1, 0x11000, 0x1000, GM_PERM_R);
+	assert_region(g, 2, 0x12000, 0x2000, GM_PERM_ALL);
+	assert_filled(g, 0x10000, 0x4000);
+	OK(gm_reg_read(g, rax, &v, ERR));
+	ASSERT_EQ(v, 0x2222);
+	assert_engine_matches(g);
+
+	/* With the engine clean again, the same restore goes through. */
+	OK(gm_snap_restore(g, "s", ERR));
+	ASSERT_EQ(region_count(g), 2);
+	assert_region(g, 0, 0x10000, 0x4000, GM_PERM_ALL);
+	assert_region(g, 1, 0x20000, 0x1000, GM_PERM_R);
+	assert_filled(g, 0x10000, 0x4000);
+	OK(gm_reg_read(g, rax, &v, ERR));
+	ASSERT_EQ(v, 0x1111);
 	assert_engine_matches(g);
 	gm_guest_close(g);
 }
