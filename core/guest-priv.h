@@ -37,6 +37,10 @@ struct gm_guest {
 	uint64_t snap_seq;   /* for "snap-N" names */
 	uint64_t snap_bytes; /* stored by all snapshots */
 	uint64_t snap_limit;
+
+	/* Set once gm_guest_engine has handed the engine out: only then can
+	 * code have been translated, and writes must drop it. */
+	bool engine_lent;
 };
 
 /* Whether [addr, addr+size) is non-empty and inside the address space;

@@ -136,5 +136,6 @@ void gm_guest_set_snapshot_limit(struct gm_guest *g, uint64_t bytes)
 
 void *gm_guest_engine(struct gm_guest *g)
 {
+	g->engine_lent = true;
 	return g->uc;
 }

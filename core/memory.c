@@ -57,7 +57,7 @@ void gm_code_changed(struct gm_guest *g, uint64_t addr, uint64_t size)
 	uint64_t last_page = (addr + size - 1) & mask;
 	uint64_t end = last_page + g->page_size;
 
-	if (size == 0)
+	if (size == 0 || !g->engine_lent)
 		return;
 	/* Unicorn computes the end in the guest's word size and drops
 	 * nothing when it wraps: at the top of the space stop one byte
