@@ -1,0 +1,131 @@
+# Shared helpers of the bats tests that run through a real gmemfs mount:
+# mount a guest, unmount it (and check the daemon's exit status), ask a
+# control file. Load with `load helpers` at the top of tests/fs/NN-*.bats.
+#
+# Call mount_guest in the test or in setup (never through `run`: the
+# variables it sets would be lost), and unmount_guest from teardown.
+
+_helpers_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+: "${GMEMFS:=$_helpers_root/build/fs/gmemfs}"
+: "${GMEM:=$_helpers_root/build/tools/gmem}"
+export GMEMFS GMEM
+
+# is_mounted DIR: is DIR in the mount table (also when its daemon died and
+# stat on it fails with ENOTCONN, where `mountpoint` says no)?
+is_mounted() {
+	awk -v d="$1" '$2 == d { found = 1 } END { exit !found }' /proc/self/mounts
+}
+
+# mount_guest [GMEMFS OPTIONS...]: mount a guest on $MNT and wait until it is
+# mounted (10 s at most). Sets MNT, GMEMFS_PID, GMEMFS_LOG, exports
+# GMEMFS_MOUNT. Fails, showing the daemon's log, if the daemon exits first.
+mount_guest() {
+	MNT=$BATS_TEST_TMPDIR/mnt
+	GMEMFS_LOG=$BATS_TEST_TMPDIR/daemon.log
+	mkdir -p "$MNT"
+	"$GMEMFS" -f "$@" "$MNT" >"$GMEMFS_LOG" 2>&1 3>&- </dev/null &
+	GMEMFS_PID=$!
+	export GMEMFS_MOUNT=$MNT
+	local i
+	for ((i = 0; i < 200; i++)); do
+		mountpoint -q "$MNT" && return 0
+		if ! kill -0 "$GMEMFS_PID" 2>/dev/null; then
+			local status=0
+			wait "$GMEMFS_PID" || status=$?
+			unset GMEMFS_PID
+			echo "mount_guest: gmemfs exited with status $status" \
+				"before mounting; its log:" >&2
+			cat "$GMEMFS_LOG" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "mount_guest: $MNT not mounted after 10 s; daemon log:" >&2
+	cat "$GMEMFS_LOG" >&2
+	unmount_guest
+	return 1
+}
+
+# wait_daemon: wait (10 s at most) for the daemon of mount_guest to exit and
+# set daemon_status to its exit status; kill -9 it and fail if it does not.
+wait_daemon() {
+	local pid=${GMEMFS_PID-} i
+	daemon_status=
+	[ -n "$pid" ] || return 0
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "wait_daemon: gmemfs $pid still running after 10 s;" \
+			"killed" >&2
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		unset GMEMFS_PID
+		daemon_status=137
+		return 1
+	fi
+	daemon_status=0
+	wait "$pid" || daemon_status=$?
+	unset GMEMFS_PID
+}
+
+# unmount_guest: unmount $MNT, wait for the daemon to exit, and fail if it
+# did not exit with status 0 (an ASan report makes it non-zero). Harmless
+# when nothing is mounted, so every file calls it from teardown.
+unmount_guest() {
+	local ok=0
+	if [ -n "${MNT-}" ] && is_mounted "$MNT"; then
+		# A test that failed may have left a file open; then detach.
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" || ok=1
+	fi
+	[ -n "${GMEMFS_PID-}" ] || return $ok
+	wait_daemon || ok=1
+	if [ "$daemon_status" != 0 ]; then
+		echo "unmount_guest: gmemfs exited with status" \
+			"$daemon_status; its log:" >&2
+		cat "$GMEMFS_LOG" >&2
+		ok=1
+	fi
+	if [ -n "${MNT-}" ] && is_mounted "$MNT"; then
+		echo "unmount_guest: $MNT is still mounted" >&2
+		fusermount3 -uz "$MNT" 2>/dev/null
+		ok=1
+	fi
+	return $ok
+}
+
+# ask FILE TEXT: open $MNT/FILE read-write once, write TEXT and a newline,
+# print what reads back on the same fd. Returns 0, or 1 if the write failed
+# (the answer is then `error: ...`).
+ask() {
+	python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+rc = 0
+try:
+    os.write(fd, os.fsencode(sys.argv[2]) + b"\n")
+except OSError:
+    rc = 1
+while True:
+    b = os.read(fd, 65536)
+    if not b:
+        break
+    sys.stdout.buffer.write(b)
+sys.exit(rc)
+' "$MNT/$1" "$2"
+}
+
+# ask_errno FILE TEXT: the same write; print the errno name of the failed
+# write (EINVAL, EFAULT, ...) or OK.
+ask_errno() {
+	python3 -c '
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:
+    os.write(fd, os.fsencode(sys.argv[2]) + b"\n")
+    print("OK")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))
+' "$MNT/$1" "$2"
+}
