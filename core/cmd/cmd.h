@@ -1,0 +1,76 @@
+/*
+ * The command language of SPEC §4: one line, one verb, Qiling's names.
+ * ctl, the control files bound to one verb, and the gmem tool all go
+ * through gm_cmd_run; the daemon adds nothing but the files around it.
+ */
+#ifndef GM_CMD_H
+#define GM_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "text.h"
+
+struct gm_guest;
+struct gm_cmd_ctx;
+
+/* A context for running commands on G: the log of the last
+ * GM_CMD_LOG_LINES commands. NULL when out of memory. */
+#define GM_CMD_LOG_LINES 1000
+struct gm_cmd_ctx *gm_cmd_ctx_new(struct gm_guest *g);
+void gm_cmd_ctx_free(struct gm_cmd_ctx *c);
+
+/*
+ * Run TEXT (LEN bytes, any bytes) as commands, one per line, in order up to
+ * the first failure, appending their answers to OUT. VERB NULL is `ctl`:
+ * blank lines and lines starting with '#' are skipped. VERB "map",
+ * "unmap", "save", "restore" or "stack" is a control file bound to it:
+ * each line runs as VERB followed by the line, and an empty line runs VERB
+ * alone (`echo > save`). A final line without '\n' is a line too.
+ *
+ * Returns 0, or the negative errno of SPEC §4 of the first failing
+ * command; then OUT ends with "error: MESSAGE\n", ERR holds the message,
+ * and the guest is as before that command (earlier lines stay done).
+ * Every command run goes to the log with its result. The caller holds
+ * gm_guest_lock.
+ */
+int gm_cmd_run(struct gm_cmd_ctx *c, const char *verb, const char *text,
+	       size_t len, struct gm_text *out, struct gm_error *err);
+
+/* Add a line to the log for an operation made without a command (chmod,
+ * rm, a label set through the xattr): WHAT as the command, RESULT 0 or a
+ * negative errno with ERR's message. */
+void gm_cmd_log_add(struct gm_cmd_ctx *c, const char *what, int result,
+		    const struct gm_error *err);
+
+/* The log: one line per command, oldest first: the command, then " -> "
+ * and its first answer line, "ok", or "error: MESSAGE". Bytes outside
+ * printable ASCII are written \xNN, so no command can forge a line. */
+int gm_cmd_log_text(const struct gm_cmd_ctx *c, struct gm_text *out);
+
+/* The texts of files that are views of the guest (SPEC §2, §4). */
+int gm_maps_text(const struct gm_guest *g, struct gm_text *out);
+int gm_info_text(const struct gm_guest *g, struct gm_text *out);
+/* The stack from SP to the end of SP's region: "+0x8 0x7fff… 0x41" lines.
+ * Empty when SP is not mapped. */
+int gm_stack_text(struct gm_guest *g, struct gm_text *out);
+
+/* "START-END" of [start, start+size) as `maps` and regions/ name it:
+ * lowercase hex without 0x, zero-padded to 8 digits on 32-bit guests and 16
+ * on 64-bit ones; END is exclusive (an end of 2^64 is 10000000000000000).
+ * BUF holds at least GM_RANGE_NAME_MAX bytes. Returns BUF. */
+#define GM_RANGE_NAME_MAX 40
+char *gm_range_name(const struct gm_guest *g, uint64_t start, uint64_t size,
+		    char *buf);
+
+/*
+ * Parsers shared with the daemon's options. A number is 0x hex or decimal;
+ * with SUFFIX a size may end in k, m or g (×1024ⁿ). -EINVAL on anything
+ * else, on overflow past 2^64-1, and on an empty text.
+ */
+int gm_parse_u64(const char *text, bool suffix, uint64_t *value,
+		 struct gm_error *err);
+
+#endif
