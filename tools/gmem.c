@@ -15,38 +15,36 @@
 
 #define FUSE_SUPER_MAGIC 0x65735546
 #define ERROR_MAX	 4096 /* the longest error answer we keep */
+#define USAGE		 "usage: gmem [-C MOUNTPOINT] VERB [ARGS...]\n"
 
-static void usage(void)
+/* Does TEXT hold a byte that the tokenizer would split on or change? */
+static bool needs_quotes(const char *text)
 {
-	fputs("usage: gmem [-C MOUNTPOINT] VERB [ARGS...]\n", stderr);
-}
-
-/* Does ARG need quotes to come back as one token with exactly its bytes? */
-static bool needs_quotes(const char *arg)
-{
-	const unsigned char *p = (const unsigned char *)arg;
-
-	if (*p == '\0' || *p == '#')
-		return true;
-	for (; *p != '\0'; p++) {
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
 		if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '\\')
 			return true;
 	}
 	return false;
 }
 
-/* Append ARG to LINE as one token of SPEC §4: as is when it can be, else in
- * double quotes with \\ \" \n \t and \xNN for the other control bytes. */
-static void add_token(FILE *line, const char *arg)
+/* The length of ARG's "KEY=" when the tokenizer takes ARG as a keyword (a
+ * lowercase letter or '_', then those and digits, then '='), else 0. */
+static size_t key_len(const char *arg)
 {
-	const unsigned char *p = (const unsigned char *)arg;
+	size_t n = 0;
 
-	if (!needs_quotes(arg)) {
-		fputs(arg, line);
-		return;
-	}
+	while ((arg[n] >= 'a' && arg[n] <= 'z') || arg[n] == '_' ||
+	       (n > 0 && arg[n] >= '0' && arg[n] <= '9'))
+		n++;
+	return n > 0 && arg[n] == '=' ? n + 1 : 0;
+}
+
+/* Append TEXT in double quotes with \\ \" \n \t and \xNN for the other
+ * control bytes: the tokenizer gives back exactly its bytes. */
+static void add_quoted(FILE *line, const char *text)
+{
 	fputc('"', line);
-	for (; *p != '\0'; p++) {
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
 		if (*p == '"' || *p == '\\')
 			fprintf(line, "\\%c", *p);
 		else if (*p == '\n')
@@ -61,8 +59,13 @@ static void add_token(FILE *line, const char *arg)
 	fputc('"', line);
 }
 
-/* ARGV joined into one command line ending in '\n'; NULL when out of
- * memory. */
+/*
+ * ARGV joined into one command line ending in '\n', each argument one token
+ * of SPEC §4, quoted only when needed: an empty one, a verb starting with
+ * '#' (a comment), bytes the tokenizer splits on or changes. A KEY=VALUE
+ * argument stays a keyword: only its VALUE is quoted. NULL when out of
+ * memory.
+ */
 static char *command_line(char **argv, int argc, size_t *len)
 {
 	char *buf = NULL;
@@ -71,9 +74,18 @@ static char *command_line(char **argv, int argc, size_t *len)
 	if (line == NULL)
 		return NULL;
 	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+		size_t key = i > 0 ? key_len(arg) : 0;
+
 		if (i > 0)
 			fputc(' ', line);
-		add_token(line, argv[i]);
+		fwrite(arg, 1, key, line);
+		arg += key;
+		if (needs_quotes(arg) || (key == 0 && *arg == '\0') ||
+		    (i == 0 && *arg == '#'))
+			add_quoted(line, arg);
+		else
+			fputs(arg, line);
 	}
 	fputc('\n', line);
 	if (fclose(line) != 0) {
@@ -83,35 +95,30 @@ static char *command_line(char **argv, int argc, size_t *len)
 	return buf;
 }
 
-/* Open MNT/ctl read-write, refusing anything that is not a gmemfs control
- * file (so a stray `ctl` in the current directory is never written to). */
+/* Open MNT/ctl read-write. Anything but a regular file on a FUSE mount is
+ * refused unopened, so a stray `ctl` in the current directory is safe. */
 static int open_ctl(const char *mnt)
 {
-	char path[4096];
 	struct statfs fs;
 	struct stat st;
-	int fd;
+	int dir, fd = -1;
 
-	if (snprintf(path, sizeof(path), "%s/ctl", mnt) >= (int)sizeof(path)) {
-		fprintf(stderr, "gmem: %s: %s\n", mnt, strerror(ENAMETOOLONG));
-		return -1;
-	}
-	fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && stat(mnt, &st) < 0) {
+	dir = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0 || fstatfs(dir, &fs) < 0) {
 		fprintf(stderr, "gmem: %s: %s\n", mnt, strerror(errno));
-		return -1;
+	} else if (fs.f_type != FUSE_SUPER_MAGIC ||
+		   fstatat(dir, "ctl", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		   !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "gmem: %s is not a gmemfs mount\n", mnt);
+	} else {
+		fd = openat(dir, "ctl", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			fprintf(stderr, "gmem: %s/ctl: %s\n", mnt,
+				strerror(errno));
 	}
-	if (fd < 0 && errno != ENOENT && errno != ENOTDIR) {
-		fprintf(stderr, "gmem: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    fstatfs(fd, &fs) == 0 && fs.f_type == FUSE_SUPER_MAGIC)
-		return fd;
-	if (fd >= 0)
-		close(fd);
-	fprintf(stderr, "gmem: %s is not a gmemfs mount\n", mnt);
-	return -1;
+	if (dir >= 0)
+		close(dir);
+	return fd;
 }
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -143,18 +150,15 @@ static ssize_t read_retry(int fd, char *buf, size_t len)
  * (for is_mapped and is_available), or -1 after saying why it failed. */
 static int print_answer(int fd)
 {
-	char buf[65536], head[7];
-	size_t head_len = 0;
+	char buf[65536];
+	bool is_false = false;
+	size_t total = 0;
 	ssize_t n;
 
 	while ((n = read_retry(fd, buf, sizeof(buf))) > 0) {
-		if (head_len < sizeof(head)) {
-			size_t k = sizeof(head) - head_len;
-
-			k = (size_t)n < k ? (size_t)n : k;
-			memcpy(head + head_len, buf, k);
-			head_len += k;
-		}
+		if (total == 0)
+			is_false = n == 6 && memcmp(buf, "false\n", 6) == 0;
+		total += (size_t)n;
 		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
 			break;
 	}
@@ -166,7 +170,7 @@ static int print_answer(int fd)
 		fprintf(stderr, "gmem: stdout: %s\n", strerror(errno));
 		return -1;
 	}
-	return head_len == 6 && memcmp(head, "false\n", 6) == 0;
+	return is_false && total == 6;
 }
 
 /* The write failed with ERROR: print the answer's "error: MESSAGE" as
@@ -197,21 +201,12 @@ int main(int argc, char **argv)
 	size_t len;
 	int opt, fd, rc, status = 1;
 
-	opterr = 0;
-	while ((opt = getopt(argc, argv, "+C:h")) != -1) {
-		if (opt != 'C') {
-			if (opt == '?' && optopt == 'C')
-				fputs("gmem: -C needs a MOUNTPOINT\n", stderr);
-			else if (opt == '?')
-				fprintf(stderr, "gmem: unknown option -%c\n",
-					optopt);
-			usage();
-			return 2;
-		}
+	/* '+': options end at the verb, so `stack read -0x8` works. */
+	argv[0] = "gmem"; /* getopt's messages name it */
+	while ((opt = getopt(argc, argv, "+C:h")) == 'C')
 		mnt = optarg;
-	}
-	if (optind == argc) {
-		usage();
+	if (opt != -1 || optind == argc) {
+		fputs(USAGE, stderr);
 		return 2;
 	}
 	if (strcmp(argv[optind], "snapshot") == 0) {
