@@ -202,9 +202,13 @@ int main(int argc, char **argv)
 	int opt, fd, rc, status = 1;
 
 	/* '+': options end at the verb, so `stack read -0x8` works. */
-	argv[0] = "gmem"; /* getopt's messages name it */
+	opterr = 0;
 	while ((opt = getopt(argc, argv, "+C:h")) == 'C')
 		mnt = optarg;
+	if (opt == '?' && optopt == 'C')
+		fputs("gmem: -C needs a MOUNTPOINT\n", stderr);
+	else if (opt == '?')
+		fprintf(stderr, "gmem: unknown option -%c\n", optopt);
 	if (opt != -1 || optind == argc) {
 		fputs(USAGE, stderr);
 		return 2;
