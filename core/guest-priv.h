@@ -39,7 +39,7 @@ struct gm_guest {
 	uint64_t snap_limit;
 
 	/* Set once gm_guest_engine has handed the engine out: only then can
-	 * code have been translated, and writes must drop it. */
+	 * code have been translated, and changes must drop it. */
 	bool engine_lent;
 };
 
@@ -74,9 +74,14 @@ struct gm_block *gm_block_new(uint64_t size);
 /* Free a block that no region took (after a failed gm_regions_replace). */
 void gm_block_discard(struct gm_block *b);
 
-/* Drop translated code for [addr, addr+size): after any write that did not
- * go through the engine, or emulation runs stale code. */
-void gm_code_changed(struct gm_guest *g, uint64_t addr, uint64_t size);
+/*
+ * The bytes, mapping or protection of [addr, addr+size) change: the one
+ * place that keeps the engine's translated code true, called by every
+ * write and before every engine step of a map change. Once the engine was
+ * lent it drops the code translated from the regions of the range, which
+ * must still be mapped as the region list says (so before an unmap).
+ */
+void gm_changed(struct gm_guest *g, uint64_t addr, uint64_t size);
 
 /* Map a Unicorn error to an errno and a message. */
 int gm_uc_fail(struct gm_error *err, uc_err e, const char *what);

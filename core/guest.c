@@ -139,3 +139,49 @@ void *gm_guest_engine(struct gm_guest *g)
 	g->engine_lent = true;
 	return g->uc;
 }
+
+/*
+ * Drop the engine's translated code for [addr, addr+size) inside one
+ * region. Unicorn 2.0.1 finds the code by the host memory of the first
+ * page and drops SIZE bytes from there, so one call across two regions
+ * (two host blocks) misses the code of the second: we measured it.
+ */
+static void drop_code(struct gm_guest *g, uint64_t addr, uint64_t size)
+{
+	uint64_t mask = ~(g->page_size - 1);
+	uint64_t first = addr & mask;
+	uint64_t last_page = (addr + size - 1) & mask;
+	uint64_t end = last_page + g->page_size;
+
+	/* uc_ctl_remove_cache refuses an end that is not above the start,
+	 * as the end of the top page wraps to 0: stop one byte short, which
+	 * still covers the last page. */
+	if (end - 1 >= g->last_addr)
+		end = last_page + (g->page_size - 1);
+	uc_ctl_remove_cache(g->uc, first, end);
+}
+
+/*
+ * Unicorn 2.0.1 keeps translated code after uc_mem_protect takes exec
+ * away and after uc_mem_unmap; a later map of the range may reuse the
+ * unmapped host block's place, and then the old code runs again. Nor does
+ * a write behind its back reach it. Dropping the code of the range is
+ * enough: the engine flushes its TLB itself on every map and unmap and
+ * checks data and fetch permissions when it translates or accesses.
+ */
+void gm_changed(struct gm_guest *g, uint64_t addr, uint64_t size)
+{
+	uint64_t last = addr + size - 1;
+
+	if (size == 0 || !g->engine_lent)
+		return;
+	for (size_t i = gm_region_lower_bound(g, addr);
+	     i < g->nregions && g->regions[i].start <= last; i++) {
+		const struct gm_region *r = &g->regions[i];
+		uint64_t r_last = r->start + r->size - 1;
+		uint64_t lo = r->start > addr ? r->start : addr;
+		uint64_t hi = r_last < last ? r_last : last;
+
+		drop_code(g, lo, hi - lo + 1);
+	}
+}

@@ -50,8 +50,9 @@ void gm_guest_set_snapshot_limit(struct gm_guest *g, uint64_t bytes);
 
 /* The Unicorn engine (a uc_engine *), for emulation. Map memory through the
  * core only, never through the engine, or the region map goes stale. From
- * the first call on, every write also drops the engine's translated code
- * for the bytes it changes (before it, no code can have been translated). */
+ * the first call on, every write, map, unmap, protect and restore also
+ * drops the engine's translated code for the bytes it changes (before it,
+ * no code can have been translated). */
 void *gm_guest_engine(struct gm_guest *g);
 
 #endif

@@ -50,23 +50,6 @@ static void copy_in(uint8_t *host, size_t len, size_t done, void *buf)
 	memcpy(host, (const uint8_t *)buf + done, len);
 }
 
-void gm_code_changed(struct gm_guest *g, uint64_t addr, uint64_t size)
-{
-	uint64_t mask = ~(g->page_size - 1);
-	uint64_t first = addr & mask;
-	uint64_t last_page = (addr + size - 1) & mask;
-	uint64_t end = last_page + g->page_size;
-
-	if (size == 0 || !g->engine_lent)
-		return;
-	/* Unicorn computes the end in the guest's word size and drops
-	 * nothing when it wraps: at the top of the space stop one byte
-	 * short, which still covers the last page. */
-	if (end - 1 >= g->last_addr)
-		end = last_page + (g->page_size - 1);
-	uc_ctl_remove_cache(g->uc, first, end);
-}
-
 size_t gm_mem_pread(const struct gm_guest *g, uint64_t addr, void *buf,
 		    size_t size)
 {
@@ -78,7 +61,7 @@ size_t gm_mem_pwrite(struct gm_guest *g, uint64_t addr, const void *buf,
 {
 	size_t done = mem_walk(g, addr, size, copy_in, (void *)buf);
 
-	gm_code_changed(g, addr, done);
+	gm_changed(g, addr, done);
 	return done;
 }
 

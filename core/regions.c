@@ -268,6 +268,9 @@ static int engine_apply(struct gm_guest *g, const struct gm_region *old,
 	}
 	n = plan_steps(old, nold, new, nnew, steps, kept, old_kept);
 	for (k = 0; k < n; k++) {
+		/* Before the step, while the engine still maps what the
+		 * region list says. */
+		gm_changed(g, steps[k].r->start, steps[k].r->size);
 		e = step_do(g->uc, &steps[k]);
 		if (e != UC_ERR_OK)
 			break;

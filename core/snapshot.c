@@ -302,12 +302,14 @@ int gm_snap_restore(struct gm_guest *g, const char *name, struct gm_error *err)
 		layout_free(new, fresh, s->nregions);
 		goto out;
 	}
-	/* Drop translated code region by region: a whole TB flush would
-	 * clear all of Unicorn's code buffer, which costs more than the
-	 * copy. */
+	/* A region that kept its host memory changes under the engine: its
+	 * code goes region by region (a whole TB flush would clear all of
+	 * Unicorn's code buffer, which costs more than the copy). Fresh
+	 * regions were mapped by the engine steps, which noted them. */
 	for (size_t i = 0; i < s->nregions; i++) {
 		restore_bytes(g, &s->regions[i], g->regions[i].host, fresh[i]);
-		gm_code_changed(g, g->regions[i].start, g->regions[i].size);
+		if (!fresh[i])
+			gm_changed(g, g->regions[i].start, g->regions[i].size);
 	}
 out:
 	free(backup);

@@ -156,3 +156,9 @@ TEST_ENTRY(arm_3000_maps_get_enospc_past_the_limit)
 TEST_SLOW(x86_64_3000_maps_then_enospc_at_the_limit)
 TEST_ENTRY(splits_count_against_the_limit)
 TEST_ENTRY(restore_past_the_limit_is_refused)
+
+/* test-code.c */
+TEST_ENTRY(protect_taking_exec_stops_translated_code)
+TEST_ENTRY(map_after_unmap_runs_the_new_zeros)
+TEST_ENTRY(restore_over_a_remapped_range_runs_the_saved_code)
+TEST_ENTRY(write_across_regions_drops_code_in_each)
