@@ -1,0 +1,146 @@
+/*
+ * The daemon's context and the pieces of the tree. fs/ serves the guest of
+ * core/ as files; it knows the core and the command language, not Unicorn.
+ */
+#ifndef GMEMFS_H
+#define GMEMFS_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cmd/cmd.h"
+#include "guest.h"
+
+/* The fixed inodes; registers and dynamic nodes come after them. */
+enum gmfs_ino {
+	INO_ROOT = FUSE_ROOT_ID,
+	INO_MAPS,
+	INO_REGIONS,
+	INO_MEM,
+	INO_CTL,
+	INO_MAP,
+	INO_UNMAP,
+	INO_SAVE,
+	INO_RESTORE,
+	INO_STACK,
+	INO_SNAPSHOTS,
+	INO_REGS,
+	INO_INFO,
+	INO_LOG,
+	INO_FIXED_END,
+	INO_REG_FIRST = 0x100, /* regs/NAME: 0x100 + register index */
+};
+
+enum gmfs_kind {
+	KIND_DIR,
+	KIND_TEXT,    /* maps, info, log: read-only text made at open */
+	KIND_MEM,     /* mem */
+	KIND_CONTROL, /* ctl, map, unmap, save, restore, stack */
+	KIND_REG,     /* regs/NAME */
+	KIND_REGION,  /* regions/START-END */
+	KIND_SNAPSHOT,
+};
+
+/*
+ * A region or snapshot file the kernel knows. Its inode number is its
+ * address (as passthrough_ll does), valid until the kernel forgets it. A
+ * region node stands for its range: I/O goes to those addresses, so a node
+ * outlives a split or an unmap only as a view that fails with EIO.
+ */
+struct gmfs_node {
+	enum gmfs_kind kind;
+	uint64_t start, size; /* KIND_REGION */
+	char *name;	      /* KIND_SNAPSHOT */
+	uint64_t nlookup;
+	unsigned opened; /* open file handles */
+	bool may_cache;	 /* the kernel may hold pages of it */
+};
+
+struct gmfs {
+	struct gm_guest *guest;
+	struct gm_cmd_ctx *cmd;
+	struct fuse_session *se;
+	time_t mounted; /* the times of every file */
+	/* Dynamic nodes sorted by kind, then start and size (regions) or
+	 * name (snapshots). Guarded by the guest lock, as everything here. */
+	struct gmfs_node **nodes;
+	size_t nnodes, cap;
+};
+
+/* A span of one node's pages the kernel must drop. */
+struct gmfs_inval {
+	fuse_ino_t ino;
+	off_t off, len;
+};
+
+/* ops.c: the table libfuse calls, dispatching on the kind of node */
+extern const struct fuse_lowlevel_ops gmfs_ops;
+
+/* tree.c: names, attributes, directories */
+void gmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void gmfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void gmfs_forget_multi(fuse_req_t req, size_t count,
+		       struct fuse_forget_data *forgets);
+void gmfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void gmfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void gmfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void gmfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+bool gmfs_ino_valid(struct gmfs *fs, fuse_ino_t ino);
+void gmfs_node_close(struct gmfs *fs, struct gmfs_node *node);
+struct gmfs_node *gmfs_node_get(struct gmfs *fs, enum gmfs_kind kind,
+				uint64_t start, uint64_t size,
+				const char *name);
+struct gmfs_node *gmfs_node_of(fuse_ino_t ino);
+enum gmfs_kind gmfs_kind_of(fuse_ino_t ino);
+size_t gmfs_changes_take(struct gmfs *fs, fuse_ino_t except,
+			 struct gmfs_inval **out);
+void gmfs_changes_notify(struct gmfs *fs, struct gmfs_inval *inval, size_t n);
+void gmfs_reply_attr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino);
+int gmfs_stat(struct gmfs *fs, fuse_ino_t ino, struct stat *st);
+
+/* files/region.c: region files and mem */
+void gmfs_region_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+		      struct fuse_file_info *fi);
+void gmfs_region_read(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+		      size_t size, off_t off);
+void gmfs_region_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+		       const char *buf, size_t size, off_t off);
+void gmfs_region_setattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+			 struct stat *attr, int to_set);
+void gmfs_region_unlink(fuse_req_t req, struct gmfs *fs, const char *name);
+void gmfs_region_getxattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+			  const char *name, size_t size);
+void gmfs_region_setxattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+			  const char *name, const char *value, size_t size,
+			  int flags);
+void gmfs_region_listxattr(fuse_req_t req, size_t size);
+const struct gm_region *gmfs_region_by_name(struct gmfs *fs, const char *name);
+
+/* files/text.c: maps, info, log, regs/, and the control files' answers */
+struct gmfs_handle {
+	struct gm_text text; /* what reads return */
+	size_t cursor;	     /* control files: next byte to read */
+	bool answered;	     /* text holds a command's answer */
+};
+int gmfs_text_make(struct gmfs *fs, fuse_ino_t ino, struct gm_text *out);
+void gmfs_text_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+		    struct fuse_file_info *fi);
+void gmfs_text_read(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+		    size_t size, off_t off, struct fuse_file_info *fi);
+void gmfs_text_release(fuse_req_t req, struct fuse_file_info *fi);
+void gmfs_reg_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+		    const char *buf, size_t size);
+
+/* files/control.c */
+void gmfs_control_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+			const char *buf, size_t size,
+			struct fuse_file_info *fi);
+
+/* files/snapshot.c */
+void gmfs_snapshot_unlink(fuse_req_t req, struct gmfs *fs, const char *name);
+
+#endif

@@ -1,0 +1,443 @@
+/*
+ * gmemfs: options, the guest they describe, the mount and its end.
+ * Try it: gmemfs -f /tmp/g &  ls /tmp/g; cat /tmp/g/maps; fusermount3 -u /tmp/g
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gmemfs.h"
+#include "memory.h"
+#include "regions.h"
+#include "regs.h"
+
+#ifndef GMEMFS_VERSION
+#define GMEMFS_VERSION "0.1.0"
+#endif
+
+#define EXIT_USAGE 2
+
+static const char usage[] =
+    "usage: gmemfs [OPTIONS] MOUNTPOINT\n"
+    "\n"
+    "  --arch NAME              x86, x86_64 (default), arm, arm64, mips,\n"
+    "                           mipsel, riscv32, riscv64\n"
+    "  --stack ADDR:SIZE        where the default stack goes\n"
+    "  --no-stack               no stack\n"
+    "  --map ADDR:SIZE[:PERMS[:LABEL]]\n"
+    "                           map a region at start (repeatable)\n"
+    "  --load FILE@ADDR         copy FILE's bytes to ADDR, mapping free\n"
+    "                           pages rwx (repeatable)\n"
+    "  -f, -d, -s, -o OPT       foreground, debug, single thread, FUSE "
+    "option\n"
+    "  -h, --help               this text\n"
+    "  -V, --version            the version\n";
+
+/* The options that shape the guest, in command-line order. */
+struct setup_step {
+	const char *option; /* "--map" or "--load" */
+	const char *arg;
+};
+
+struct options {
+	const char *arch;
+	const char *stack; /* ADDR:SIZE, or NULL for the default */
+	bool no_stack;
+	struct setup_step *steps;
+	size_t nsteps;
+	const char *mountpoint;
+	struct fuse_args fuse;
+	bool help, version;
+};
+
+static void bad_option(const char *option, const char *arg, const char *why)
+{
+	if (arg)
+		fprintf(stderr, "gmemfs: %s %s: %s\n", option, arg, why);
+	else
+		fprintf(stderr, "gmemfs: %s: %s\n", option, why);
+}
+
+/* The value of option ARGV[*I], given as "--opt=VALUE" or "--opt VALUE". */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (argv[*i][len] == '=')
+		return argv[*i] + len + 1;
+	if (*i + 1 < argc)
+		return argv[++*i];
+	bad_option(name, NULL, "needs a value");
+	return NULL;
+}
+
+static bool is_option(const char *arg, const char *name)
+{
+	size_t len = strlen(name);
+
+	return !strncmp(arg, name, len) && (!arg[len] || arg[len] == '=');
+}
+
+/* Parse ARGV into OPTS; FUSE's own options are gathered for libfuse.
+ * Returns false after saying what is wrong. */
+static bool parse_options(int argc, char **argv, struct options *opts)
+{
+	static const char *const guest_opts[] = {"--map", "--load"};
+
+	fuse_opt_add_arg(&opts->fuse, argv[0]);
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *value;
+		bool done = false;
+
+		for (size_t k = 0; k < 2; k++) {
+			if (!is_option(arg, guest_opts[k]))
+				continue;
+			value = option_value(argc, argv, &i, guest_opts[k]);
+			if (!value)
+				return false;
+			opts->steps[opts->nsteps].option = guest_opts[k];
+			opts->steps[opts->nsteps++].arg = value;
+			done = true;
+		}
+		if (done)
+			continue;
+		if (is_option(arg, "--arch")) {
+			if (!(opts->arch =
+				  option_value(argc, argv, &i, "--arch")))
+				return false;
+		} else if (is_option(arg, "--stack")) {
+			if (!(opts->stack =
+				  option_value(argc, argv, &i, "--stack")))
+				return false;
+		} else if (!strcmp(arg, "--no-stack")) {
+			opts->no_stack = true;
+		} else if (is_option(arg, "--state")) {
+			bad_option("--state", NULL,
+				   "snapshot files are not supported yet");
+			return false;
+		} else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			opts->help = true;
+		} else if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
+			opts->version = true;
+		} else if (!strcmp(arg, "-f") || !strcmp(arg, "-d") ||
+			   !strcmp(arg, "-s")) {
+			fuse_opt_add_arg(&opts->fuse, arg);
+		} else if (!strncmp(arg, "-o", 2)) {
+			if (!arg[2] && i + 1 == argc) {
+				bad_option("-o", NULL, "needs a value");
+				return false;
+			}
+			fuse_opt_add_arg(&opts->fuse, "-o");
+			fuse_opt_add_arg(&opts->fuse,
+					 arg[2] ? arg + 2 : argv[++i]);
+		} else if (arg[0] == '-') {
+			bad_option(arg, NULL, "unknown option");
+			return false;
+		} else if (opts->mountpoint) {
+			bad_option(arg, NULL, "only one mountpoint is taken");
+			return false;
+		} else {
+			opts->mountpoint = arg;
+		}
+	}
+	if (!opts->mountpoint && !opts->help && !opts->version) {
+		fprintf(stderr, "gmemfs: no mountpoint given (see --help)\n");
+		return false;
+	}
+	return true;
+}
+
+/* Split "A:B" at the first ':' into two numbers. */
+static int parse_pair(const char *text, char sep, uint64_t *a, uint64_t *b,
+		      const char **rest, struct gm_error *err)
+{
+	const char *colon = strchr(text, sep);
+	char head[64];
+	int rc;
+
+	if (!colon || (size_t)(colon - text) >= sizeof(head))
+		return gm_fail(err, EINVAL, "expected ADDR%cSIZE", sep);
+	memcpy(head, text, colon - text);
+	head[colon - text] = '\0';
+	rc = gm_parse_u64(head, false, a, err);
+	if (rc)
+		return rc;
+	*rest = strchr(colon + 1, ':');
+	if (!*rest)
+		return gm_parse_u64(colon + 1, true, b, err);
+	if ((size_t)(*rest - colon - 1) >= sizeof(head))
+		return gm_fail(err, EINVAL, "bad size");
+	memcpy(head, colon + 1, *rest - colon - 1);
+	head[*rest - colon - 1] = '\0';
+	(*rest)++;
+	return gm_parse_u64(head, true, b, err);
+}
+
+static int setup_stack(struct gm_guest *g, const struct options *opts,
+		       struct gm_error *err)
+{
+	const struct gm_arch *arch = gm_guest_arch(g);
+	uint64_t addr = arch->stack_addr, size = arch->stack_size;
+	const char *rest = NULL;
+	int rc;
+
+	if (opts->stack) {
+		rc = parse_pair(opts->stack, ':', &addr, &size, &rest, err);
+		if (rc)
+			return rc;
+		if (rest)
+			return gm_fail(err, EINVAL, "expected ADDR:SIZE");
+	}
+	rc = gm_map(g, addr, size, GM_PERM_R | GM_PERM_W, "[stack]", 7, err);
+	if (rc)
+		return rc;
+	return gm_reg_set_sp(g, addr + size, err);
+}
+
+/* --map ADDR:SIZE[:PERMS[:LABEL]] */
+static int setup_map(struct gm_guest *g, const char *arg, struct gm_error *err)
+{
+	unsigned perms = GM_PERM_ALL;
+	const char *rest, *label = NULL;
+	uint64_t addr, size;
+	char text[4];
+	int rc;
+
+	rc = parse_pair(arg, ':', &addr, &size, &rest, err);
+	if (rc)
+		return rc;
+	if (rest) {
+		label = strchr(rest, ':');
+		if ((label ? (size_t)(label - rest) : strlen(rest)) != 3)
+			return gm_fail(err, EINVAL,
+				       "permissions are three letters rwx");
+		memcpy(text, rest, 3);
+		text[3] = '\0';
+		rc = gm_perms_parse(text, &perms, err);
+		if (rc)
+			return rc;
+		if (label)
+			label++;
+	}
+	return gm_map(g, addr, size, perms, label, label ? strlen(label) : 0,
+		      err);
+}
+
+/* Map the free pages of [addr, addr+size) rwx with LABEL. */
+static int map_free_pages(struct gm_guest *g, uint64_t addr, uint64_t size,
+			  const char *label, struct gm_error *err)
+{
+	uint64_t page = gm_guest_page_size(g);
+	uint64_t at = addr & ~(page - 1), last = addr + (size - 1);
+	int rc;
+
+	while (at <= last) {
+		const struct gm_region *r = gm_region_find(g, at);
+		uint64_t end = at;
+
+		if (r) {
+			if (r->start + (r->size - 1) >= last)
+				return 0;
+			at = r->start + r->size;
+			continue;
+		}
+		/* Grow [at, end] page by page up to the next region. */
+		while (end + (page - 1) < last &&
+		       !gm_region_find(g, end + page))
+			end += page;
+		rc = gm_map(g, at, end - at + page, GM_PERM_ALL, label,
+			    strlen(label), err);
+		if (rc || end + page == 0)
+			return rc;
+		at = end + page;
+	}
+	return 0;
+}
+
+/* --load FILE@ADDR */
+static int setup_load(struct gm_guest *g, const char *arg, struct gm_error *err)
+{
+	const char *at = strrchr(arg, '@'), *base;
+	char *path = NULL, *bytes = NULL;
+	size_t len = 0, cap = 0, got;
+	uint64_t addr;
+	FILE *f = NULL;
+	int rc;
+
+	if (!at)
+		return gm_fail(err, EINVAL, "expected FILE@ADDR");
+	rc = gm_parse_u64(at + 1, false, &addr, err);
+	if (rc)
+		return rc;
+	path = strndup(arg, at - arg);
+	if (!path)
+		return gm_fail(err, ENOMEM, "out of memory");
+	f = fopen(path, "rb");
+	if (!f) {
+		rc = gm_fail(err, EINVAL, "%s", strerror(errno));
+		goto out;
+	}
+	do {
+		if (len == cap) {
+			char *more =
+			    realloc(bytes, cap = cap ? 2 * cap : 65536);
+
+			if (!more) {
+				rc = gm_fail(err, ENOMEM, "out of memory");
+				goto out;
+			}
+			bytes = more;
+		}
+		got = fread(bytes + len, 1, cap - len, f);
+		len += got;
+	} while (got);
+	if (ferror(f)) {
+		rc = gm_fail(err, EINVAL, "cannot read the file");
+		goto out;
+	}
+	if (!len)
+		goto out;
+	if (addr + (len - 1) < addr ||
+	    addr + (len - 1) > gm_guest_last_addr(g)) {
+		rc = gm_fail(err, EINVAL, "the file passes the address space");
+		goto out;
+	}
+	base = strrchr(path, '/');
+	rc = map_free_pages(g, addr, len, base ? base + 1 : path, err);
+	if (!rc)
+		rc = gm_mem_write(g, addr, bytes, len, err);
+out:
+	if (f)
+		fclose(f);
+	free(bytes);
+	free(path);
+	return rc;
+}
+
+/* The guest the options describe; exits with a message when they are bad. */
+static struct gm_guest *guest_from_options(const struct options *opts)
+{
+	const struct gm_arch *arch = gm_arch_find(opts->arch);
+	struct gm_error err = {0};
+	struct gm_guest *g;
+
+	if (!arch) {
+		bad_option("--arch", opts->arch, "unknown architecture");
+		return NULL;
+	}
+	if (gm_guest_open(arch, &g, &err)) {
+		fprintf(stderr, "gmemfs: %s\n", err.msg);
+		return NULL;
+	}
+	if (!opts->no_stack && setup_stack(g, opts, &err)) {
+		bad_option("--stack", opts->stack, err.msg);
+		goto fail;
+	}
+	for (size_t i = 0; i < opts->nsteps; i++) {
+		const struct setup_step *s = &opts->steps[i];
+		int rc = s->option[2] == 'm' ? setup_map(g, s->arg, &err)
+					     : setup_load(g, s->arg, &err);
+
+		if (rc) {
+			bad_option(s->option, s->arg, err.msg);
+			goto fail;
+		}
+	}
+	return g;
+fail:
+	gm_guest_close(g);
+	return NULL;
+}
+
+/* Serve until unmounted or signalled. Returns 0, or -1 when it failed. */
+static int serve(struct gmfs *fs, struct options *opts)
+{
+	struct fuse_cmdline_opts fuse_opts = {0};
+	struct fuse_loop_config *loop = NULL;
+	int rc = -1;
+
+	if (fuse_parse_cmdline(&opts->fuse, &fuse_opts))
+		return -1;
+	fs->se = fuse_session_new(&opts->fuse, &gmfs_ops, sizeof(gmfs_ops), fs);
+	if (!fs->se)
+		goto out;
+	if (fuse_set_signal_handlers(fs->se))
+		goto out_session;
+	if (fuse_session_mount(fs->se, opts->mountpoint))
+		goto out_signals;
+	fuse_daemonize(fuse_opts.foreground);
+	if (fuse_opts.singlethread) {
+		rc = fuse_session_loop(fs->se);
+	} else {
+		loop = fuse_loop_cfg_create();
+		if (loop) {
+			/* Invalidations wait on page locks of requests in
+			 * flight: keep threads free to serve those. */
+			fuse_loop_cfg_set_max_threads(loop, 64);
+			fuse_loop_cfg_set_clone_fd(loop, fuse_opts.clone_fd);
+			rc = fuse_session_loop_mt(fs->se, loop);
+			fuse_loop_cfg_destroy(loop);
+		}
+	}
+	/* A signal ends the loop with its number: a clean exit. */
+	if (rc > 0)
+		rc = 0;
+	fuse_session_unmount(fs->se);
+out_signals:
+	fuse_remove_signal_handlers(fs->se);
+out_session:
+	fuse_session_destroy(fs->se);
+out:
+	free(fuse_opts.mountpoint);
+	return rc ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct setup_step steps[argc];
+	struct options opts = {
+	    .arch = "x86_64",
+	    .steps = steps,
+	    .fuse = FUSE_ARGS_INIT(0, NULL),
+	};
+	struct gmfs fs = {0};
+	int status = EXIT_FAILURE;
+
+	if (!parse_options(argc, argv, &opts)) {
+		fuse_opt_free_args(&opts.fuse);
+		return EXIT_USAGE;
+	}
+	if (opts.help || opts.version) {
+		if (opts.help)
+			fputs(usage, stdout);
+		else
+			printf("gmemfs %s (libfuse %s)\n", GMEMFS_VERSION,
+			       fuse_pkgversion());
+		fuse_opt_free_args(&opts.fuse);
+		return EXIT_SUCCESS;
+	}
+	fuse_opt_add_arg(&opts.fuse, opts.mountpoint);
+	fs.mounted = time(NULL);
+	fs.guest = guest_from_options(&opts);
+	if (!fs.guest) {
+		fuse_opt_free_args(&opts.fuse);
+		return EXIT_USAGE;
+	}
+	fs.cmd = gm_cmd_ctx_new(fs.guest);
+	if (!fs.cmd)
+		fprintf(stderr, "gmemfs: out of memory\n");
+	else if (serve(&fs, &opts) == 0)
+		status = EXIT_SUCCESS;
+	gm_cmd_ctx_free(fs.cmd);
+	for (size_t i = 0; i < fs.nnodes; i++) {
+		free(fs.nodes[i]->name);
+		free(fs.nodes[i]);
+	}
+	free(fs.nodes);
+	gm_guest_close(fs.guest);
+	fuse_opt_free_args(&opts.fuse);
+	return status;
+}
