@@ -135,7 +135,7 @@ int gm_arg_window(const struct gm_args *a, const char *lo_key,
 		  struct gm_error *err);
 
 /* T's bytes for a message: escaped, in double quotes, cut to about 40
- * bytes with "…". BUF holds GM_SHOW_MAX bytes. */
+ * bytes with "...". BUF holds GM_SHOW_MAX bytes. */
 #define GM_SHOW_MAX 200
 const char *gm_token_show(const struct gm_token *t, char *buf);
 const char *gm_bytes_show(const char *s, size_t len, char *buf);

@@ -260,6 +260,28 @@ static void name_error(struct gm_error *err, const char *name, size_t len)
 	err->msg[pre + msg_len] = '\0';
 }
 
+/* Rewrite bytes of ERR's message outside printable ASCII as \xNN (a core
+ * message may quote a name), so the answer's error stays one line. */
+static void clean_error(struct gm_error *err)
+{
+	struct gm_text t;
+	size_t len = strlen(err->msg);
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)err->msg[i];
+
+		if (ch < 0x20 || ch >= 0x7f)
+			break;
+		if (i + 1 == len)
+			return;
+	}
+	gm_text_init(&t);
+	gm_text_add_cut(&t, err->msg, len, len);
+	if (gm_text_status(&t) == 0 && t.buf)
+		snprintf(err->msg, sizeof(err->msg), "%s", t.buf);
+	gm_text_free(&t);
+}
+
 /* The verb word at the start of a line that did not tokenize, when it is
  * one, so that even a syntax error names its verb. */
 static size_t raw_verb(const char *line, size_t len)
@@ -339,6 +361,7 @@ static int run_line(struct gm_cmd_ctx *c, const char *verb, const char *line,
 	if (rc == 0 && gm_text_status(out) < 0)
 		rc = gm_fail(err, ENOMEM, "out of memory for the answer");
 	if (rc < 0) {
+		clean_error(err);
 		/* The failing command answers nothing but its error. */
 		out->len = start;
 		out->failed = false;
@@ -349,9 +372,7 @@ static int run_line(struct gm_cmd_ctx *c, const char *verb, const char *line,
 	gm_log_result(c, line, verb && len == vlen + 1 ? vlen : len, rc,
 		      out->buf ? out->buf + start : "", out->len - start, err);
 	if (rc < 0) {
-		gm_text_add(out, "error: ", 7);
-		gm_text_add_cut(out, err->msg, strlen(err->msg), GM_ERROR_MAX);
-		gm_text_add(out, "\n", 1);
+		gm_text_printf(out, "error: %s\n", err->msg);
 	}
 	free(bound);
 	return rc;

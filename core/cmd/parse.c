@@ -249,8 +249,8 @@ const char *gm_bytes_show(const char *s, size_t len, char *buf)
 		}
 	}
 	buf[n++] = '"';
-	if (len > shown) {
-		memcpy(buf + n, "\xe2\x80\xa6", 3); /* … */
+	if (len > shown) { /* ASCII: messages stay printable ASCII */
+		memcpy(buf + n, "...", 3);
 		n += 3;
 	}
 	buf[n] = '\0';

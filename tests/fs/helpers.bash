@@ -9,6 +9,8 @@ _helpers_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${GMEMFS:=$_helpers_root/build/fs/gmemfs}"
 : "${GMEM:=$_helpers_root/build/tools/gmem}"
 export GMEMFS GMEM
+# ls, sort and error messages the same everywhere
+export LC_ALL=C
 
 # is_mounted DIR: is DIR in the mount table (also when its daemon died and
 # stat on it fails with ENOTCONN, where `mountpoint` says no)?
@@ -23,7 +25,10 @@ mount_guest() {
 	MNT=$BATS_TEST_TMPDIR/mnt
 	GMEMFS_LOG=$BATS_TEST_TMPDIR/daemon.log
 	mkdir -p "$MNT"
-	"$GMEMFS" -f "$@" "$MNT" >"$GMEMFS_LOG" 2>&1 3>&- </dev/null &
+	# A shell starts background jobs with SIGINT ignored, and libfuse keeps
+	# an ignored signal ignored; give the daemon SIGINT as a terminal would.
+	env --default-signal=INT "$GMEMFS" -f "$@" "$MNT" \
+		>"$GMEMFS_LOG" 2>&1 3>&- </dev/null &
 	GMEMFS_PID=$!
 	export GMEMFS_MOUNT=$MNT
 	local i
