@@ -41,6 +41,11 @@ struct gm_guest {
 	/* Set once gm_guest_engine has handed the engine out: only then can
 	 * code have been translated, and changes must drop it. */
 	bool engine_lent;
+
+	/* What changed since gm_guest_take_changes: [changed_lo,
+	 * changed_last], valid when changed is set. */
+	bool changed;
+	uint64_t changed_lo, changed_last;
 };
 
 /* Whether [addr, addr+size) is non-empty and inside the address space;
@@ -76,10 +81,11 @@ void gm_block_discard(struct gm_block *b);
 
 /*
  * The bytes, mapping or protection of [addr, addr+size) change: the one
- * place that keeps the engine's translated code true, called by every
- * write and before every engine step of a map change. Once the engine was
- * lent it drops the code translated from the regions of the range, which
- * must still be mapped as the region list says (so before an unmap).
+ * place that notes it, called by every write and before every engine step
+ * of a map change. It widens the record gm_guest_take_changes hands out
+ * and, once the engine was lent, drops the code translated from the
+ * regions of the range, which must still be mapped as the region list
+ * says (so before an unmap).
  */
 void gm_changed(struct gm_guest *g, uint64_t addr, uint64_t size);
 

@@ -173,7 +173,14 @@ void gm_changed(struct gm_guest *g, uint64_t addr, uint64_t size)
 {
 	uint64_t last = addr + size - 1;
 
-	if (size == 0 || !g->engine_lent)
+	if (size == 0)
+		return;
+	if (!g->changed || addr < g->changed_lo)
+		g->changed_lo = addr;
+	if (!g->changed || last > g->changed_last)
+		g->changed_last = last;
+	g->changed = true;
+	if (!g->engine_lent)
 		return;
 	for (size_t i = gm_region_lower_bound(g, addr);
 	     i < g->nregions && g->regions[i].start <= last; i++) {
@@ -184,4 +191,14 @@ void gm_changed(struct gm_guest *g, uint64_t addr, uint64_t size)
 
 		drop_code(g, lo, hi - lo + 1);
 	}
+}
+
+bool gm_guest_take_changes(struct gm_guest *g, uint64_t *lo, uint64_t *last)
+{
+	if (!g->changed)
+		return false;
+	*lo = g->changed_lo;
+	*last = g->changed_last;
+	g->changed = false;
+	return true;
 }

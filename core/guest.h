@@ -5,6 +5,7 @@
 #ifndef GM_GUEST_H
 #define GM_GUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,5 +55,13 @@ void gm_guest_set_snapshot_limit(struct gm_guest *g, uint64_t bytes);
  * drops the engine's translated code for the bytes it changes (before it,
  * no code can have been translated). */
 void *gm_guest_engine(struct gm_guest *g);
+
+/* The span of guest addresses whose bytes, mapping or protection changed
+ * since the last call, as [*lo, *last] (inclusive, so 2^64-1 fits); false
+ * when nothing changed. Clears the record. The caller holds the lock.
+ * Every change through the core counts, from the first (writes, map,
+ * unmap, unmap_all, protect, restore, the stack), but not what emulated
+ * code writes through the engine. */
+bool gm_guest_take_changes(struct gm_guest *g, uint64_t *lo, uint64_t *last);
 
 #endif

@@ -232,3 +232,10 @@ TEST_ENTRY(mips_read_ptr_is_big_endian)
 TEST_ENTRY(stack_text_lists_words_from_sp_to_the_region_end)
 TEST_ENTRY(stack_text_is_empty_when_sp_is_not_mapped)
 TEST_ENTRY(text_buffer_grows_and_escapes)
+
+/* test-changes.c */
+TEST_ENTRY(changes_span_each_write_path)
+TEST_ENTRY(changes_none_after_reads_and_failures)
+TEST_ENTRY(changes_span_the_regions_a_map_change_remaps)
+TEST_ENTRY(changes_span_what_a_restore_touches)
+TEST_ENTRY(changes_reach_the_top_of_the_space)
