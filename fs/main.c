@@ -3,6 +3,7 @@
  * Try it: gmemfs -f /tmp/g &  ls /tmp/g; cat /tmp/g/maps; fusermount3 -u /tmp/g
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,7 +353,8 @@ fail:
 	return NULL;
 }
 
-/* Serve until unmounted or signalled. Returns 0, or -1 when it failed. */
+/* Serve until unmounted or signalled. Returns the exit status: usage
+ * errors (libfuse refused an -o option; it said which) are EXIT_USAGE. */
 static int serve(struct gmfs *fs, struct options *opts)
 {
 	struct fuse_cmdline_opts fuse_opts = {0};
@@ -360,10 +362,15 @@ static int serve(struct gmfs *fs, struct options *opts)
 	int rc = -1;
 
 	if (fuse_parse_cmdline(&opts->fuse, &fuse_opts))
-		return -1;
+		return EXIT_USAGE;
 	fs->se = fuse_session_new(&opts->fuse, &gmfs_ops, sizeof(gmfs_ops), fs);
-	if (!fs->se)
-		goto out;
+	if (!fs->se) {
+		free(fuse_opts.mountpoint);
+		return EXIT_USAGE;
+	}
+	/* A shell's `&` starts us with SIGINT ignored, and libfuse leaves an
+	 * ignored signal alone; SPEC wants SIGINT to end us wherever. */
+	signal(SIGINT, SIG_DFL);
 	if (fuse_set_signal_handlers(fs->se))
 		goto out_session;
 	if (fuse_session_mount(fs->se, opts->mountpoint))
@@ -390,9 +397,8 @@ out_signals:
 	fuse_remove_signal_handlers(fs->se);
 out_session:
 	fuse_session_destroy(fs->se);
-out:
 	free(fuse_opts.mountpoint);
-	return rc ? -1 : 0;
+	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 int main(int argc, char **argv)
@@ -404,7 +410,7 @@ int main(int argc, char **argv)
 	    .fuse = FUSE_ARGS_INIT(0, NULL),
 	};
 	struct gmfs fs = {0};
-	int status = EXIT_FAILURE;
+	int status;
 
 	if (!parse_options(argc, argv, &opts)) {
 		fuse_opt_free_args(&opts.fuse);
@@ -427,10 +433,12 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	fs.cmd = gm_cmd_ctx_new(fs.guest);
-	if (!fs.cmd)
+	if (fs.cmd) {
+		status = serve(&fs, &opts);
+	} else {
 		fprintf(stderr, "gmemfs: out of memory\n");
-	else if (serve(&fs, &opts) == 0)
-		status = EXIT_SUCCESS;
+		status = EXIT_FAILURE;
+	}
 	gm_cmd_ctx_free(fs.cmd);
 	for (size_t i = 0; i < fs.nnodes; i++) {
 		free(fs.nodes[i]->name);
