@@ -12,41 +12,6 @@ teardown() {
 	unmount_guest
 }
 
-# maps_are LINES...: the maps file is exactly these lines (none: empty).
-maps_are() {
-	local expected=
-	[ $# -eq 0 ] || expected=$(printf '%s\n' "$@")
-	if [ "$(cat "$MNT/maps")" != "$expected" ]; then
-		diff -u <(echo "$expected") "$MNT/maps" >&2
-		return 1
-	fi
-}
-
-# info_is KEY VALUE: the info file has the line "KEY VALUE".
-info_is() {
-	local line
-	line=$(grep "^$1 " "$MNT/info")
-	if [ "$line" != "$1 $2" ]; then
-		echo "info: '$line', expected '$1 $2'" >&2
-		return 1
-	fi
-}
-
-# file_is FILE TEXT: FILE under the mount reads exactly TEXT.
-file_is() {
-	local got
-	got=$(cat "$MNT/$1")
-	if [ "$got" != "$2" ]; then
-		echo "$1: '$got', expected '$2'" >&2
-		return 1
-	fi
-}
-
-# bytes_at ADDR LEN: LEN bytes of guest memory at ADDR in hex, through mem.
-bytes_at() {
-	xxd -p -c 4096 -s "$1" -l "$2" "$MNT/mem"
-}
-
 # start_fails OPTIONS...: gmemfs with OPTIONS exits 2 with exactly one line
 # on stderr, in $stderr, and mounts nothing.
 start_fails() {

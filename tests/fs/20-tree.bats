@@ -10,26 +10,6 @@ teardown() {
 	unmount_guest
 }
 
-# maps_are LINES...: the maps file is exactly these lines.
-maps_are() {
-	local expected
-	expected=$(printf '%s\n' "$@")
-	if [ "$(cat "$MNT/maps")" != "$expected" ]; then
-		diff -u <(echo "$expected") "$MNT/maps" >&2
-		return 1
-	fi
-}
-
-# file_is FILE TEXT: FILE under the mount reads exactly TEXT.
-file_is() {
-	local got
-	got=$(cat "$MNT/$1")
-	if [ "$got" != "$2" ]; then
-		echo "$1: '$got', expected '$2'" >&2
-		return 1
-	fi
-}
-
 # errno_of OP PATH...: for each PATH, the errno name of a system call on
 # it, or OK, one a line. OP: stat, open_w, unlink, mkdir, create.
 errno_of() {

@@ -24,43 +24,10 @@ teardown() {
 	unmount_guest
 }
 
-# bytes_at ADDR LEN: LEN bytes of guest memory at ADDR in hex, through mem.
-bytes_at() {
-	xxd -p -c 4096 -s "$1" -l "$2" "$MNT/mem"
-}
-
-# bytes_are ADDR HEX: guest memory at ADDR, read through mem, is HEX.
-bytes_are() {
-	local got
-	got=$(bytes_at "$1" $((${#2} / 2)))
-	if [ "$got" != "$2" ]; then
-		echo "at $1: $got, expected $2" >&2
-		return 1
-	fi
-}
-
 # maps_line ADDR: the line of maps for the region starting at ADDR (hex,
 # 16 digits).
 maps_line() {
 	grep "^$1-" "$MNT/maps"
-}
-
-# py CODE ARGS...: python3 with os, errno, mmap, sys imported and the mount
-# in M; OSError prints its errno name and exits 1.
-py() {
-	local code=$1
-	shift
-	python3 -c '
-import errno, mmap, os, sys
-M = os.environ["GMEMFS_MOUNT"]
-def en(e):
-    return errno.errorcode.get(e.errno, str(e.errno))
-try:
-    exec(sys.argv[1])
-except OSError as e:
-    print(en(e))
-    sys.exit(1)
-' "$code" "$@"
 }
 
 @test "a region file's size is the region's size" {

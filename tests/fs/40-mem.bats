@@ -9,32 +9,6 @@ teardown() {
 	unmount_guest
 }
 
-# bytes_at ADDR LEN: LEN bytes of guest memory at ADDR in hex, through mem.
-bytes_at() {
-	xxd -p -c 4096 -s "$1" -l "$2" "$MNT/mem"
-}
-
-# py CODE ARGS...: python3 with os, errno, sys imported, the mount in M and
-# an fd of mem opened read-write in fd; en(e) names an OSError's errno.
-py() {
-	local code=$1
-	shift
-	python3 -c '
-import errno, mmap, os, sys
-M = os.environ["GMEMFS_MOUNT"]
-def en(e):
-    return errno.errorcode.get(e.errno, str(e.errno))
-def tryit(f, *a):
-    try:
-        r = f(*a)
-        return r.hex() if isinstance(r, bytes) else str(r)
-    except OSError as e:
-        return en(e)
-fd = os.open(M + "/mem", os.O_RDWR)
-exec(sys.argv[1])
-' "$code" "$@"
-}
-
 @test "mem's size is 2^63-1 on a 64-bit guest" {
 	mount_guest
 	[ "$(stat -c %s "$MNT/mem")" = 9223372036854775807 ]

@@ -25,10 +25,9 @@ mount_guest() {
 	MNT=$BATS_TEST_TMPDIR/mnt
 	GMEMFS_LOG=$BATS_TEST_TMPDIR/daemon.log
 	mkdir -p "$MNT"
-	# A shell starts background jobs with SIGINT ignored, and libfuse keeps
-	# an ignored signal ignored; give the daemon SIGINT as a terminal would.
-	env --default-signal=INT "$GMEMFS" -f "$@" "$MNT" \
-		>"$GMEMFS_LOG" 2>&1 3>&- </dev/null &
+	# Started with & as a script would: SIGINT comes in ignored, and the
+	# daemon must still end cleanly on it (SPEC §1).
+	"$GMEMFS" -f "$@" "$MNT" >"$GMEMFS_LOG" 2>&1 3>&- </dev/null &
 	GMEMFS_PID=$!
 	export GMEMFS_MOUNT=$MNT
 	local i
@@ -133,4 +132,78 @@ try:
 except OSError as e:
     print(errno.errorcode.get(e.errno, str(e.errno)))
 ' "$MNT/$1" "$2"
+}
+
+# --- checks that print what differs when they fail ---
+
+# maps_are LINES...: the maps file is exactly these lines (none: empty).
+maps_are() {
+	local expected=
+	[ $# -eq 0 ] || expected=$(printf '%s\n' "$@")
+	if [ "$(cat "$MNT/maps")" != "$expected" ]; then
+		diff -u <(echo "$expected") "$MNT/maps" >&2
+		return 1
+	fi
+}
+
+# file_is FILE TEXT: $MNT/FILE reads exactly TEXT (trailing newlines aside).
+file_is() {
+	local got
+	got=$(cat "$MNT/$1")
+	if [ "$got" != "$2" ]; then
+		echo "$1: '$got', expected '$2'" >&2
+		return 1
+	fi
+}
+
+# info_is KEY VALUE: the info file has the line "KEY VALUE".
+info_is() {
+	local line
+	line=$(grep "^$1 " "$MNT/info")
+	if [ "$line" != "$1 $2" ]; then
+		echo "info: '$line', expected '$1 $2'" >&2
+		return 1
+	fi
+}
+
+# bytes_at ADDR LEN: LEN bytes of guest memory at ADDR, in hex on one line,
+# read through the mem file.
+bytes_at() {
+	xxd -p -c 4096 -s "$1" -l "$2" "$MNT/mem"
+}
+
+# bytes_are ADDR HEX: guest memory at ADDR, read through mem, is HEX.
+bytes_are() {
+	local got
+	got=$(bytes_at "$1" $((${#2} / 2)))
+	if [ "$got" != "$2" ]; then
+		echo "at $1: $got, expected $2" >&2
+		return 1
+	fi
+}
+
+# py CODE ARGS...: run the Python 3 CODE (ARGS in sys.argv[2:]) with os,
+# errno, mmap and sys imported and: M, the mount; fd, mem opened
+# read-write; en(e), the errno name of an OSError; tryit(f, *args), f's
+# result (bytes in hex) or the errno name it raised. An OSError that CODE
+# does not catch prints its errno name and exits 1.
+py() {
+	python3 -c '
+import errno, mmap, os, sys
+M = os.environ["GMEMFS_MOUNT"]
+def en(e):
+    return errno.errorcode.get(e.errno, str(e.errno))
+def tryit(f, *a):
+    try:
+        r = f(*a)
+        return r.hex() if isinstance(r, bytes) else str(r)
+    except OSError as e:
+        return en(e)
+try:
+    fd = os.open(M + "/mem", os.O_RDWR)
+    exec(sys.argv[1])
+except OSError as e:
+    print(en(e))
+    sys.exit(1)
+' "$@"
 }
