@@ -185,3 +185,19 @@ TEST(changes_reach_the_top_of_the_space)
 	ASSERT_CHANGES(g, 0xfffffffffffffc00, UINT64_MAX);
 	gm_guest_close(g);
 }
+
+/* Changes of nothing: unmap_all and a restore of an empty snapshot on an
+ * empty guest (the region list is still NULL there). */
+TEST(changes_none_on_an_empty_guest)
+{
+	struct gm_guest *g = open_guest("arm");
+	size_t n = 1;
+
+	OK(gm_snap_save(g, "empty", NULL, ERR));
+	OK(gm_unmap_all(g, ERR));
+	OK(gm_snap_restore(g, "empty", ERR));
+	assert_no_changes(g);
+	ASSERT(gm_regions(g, &n) == NULL);
+	ASSERT_EQ(n, 0);
+	gm_guest_close(g);
+}
