@@ -99,10 +99,20 @@ unmount_guest() {
 	return $ok
 }
 
-# ask FILE TEXT: open $MNT/FILE read-write once, write TEXT and a newline,
-# print what reads back on the same fd. Returns 0, or 1 if the write failed
-# (the answer is then `error: ...`).
+# ask FILE TEXT: open $MNT/FILE read-write once, write TEXT and a newline
+# in one write(), print what reads back on the same fd. Returns 0, or 1 if
+# the write failed (the answer is then `error: ...`).
 ask() {
+	# bash's printf writes a line, or 4 KiB, at a time: a text of several
+	# lines or a long one goes through python, which writes it at once.
+	if [[ "$2" != *$'\n'* ]] && [ ${#2} -lt 4000 ]; then
+		local rc=0
+		{
+			printf '%s\n' "$2" >&9 2>/dev/null || rc=1
+			cat <&9
+		} 9<>"$MNT/$1" || return 1
+		return $rc
+	fi
 	python3 -c '
 import os, sys
 fd = os.open(sys.argv[1], os.O_RDWR)
