@@ -68,6 +68,7 @@ struct gmfs {
 	 * name (snapshots). Guarded by the guest lock, as everything here. */
 	struct gmfs_node **nodes;
 	size_t nnodes, cap;
+	struct gmfs_handle *handles; /* open files and directories */
 };
 
 /* A span of one node's pages the kernel must drop. */
@@ -122,20 +123,30 @@ const struct gm_region *gmfs_region_by_name(struct gmfs *fs, const char *name);
 
 /* files/text.c: maps, info, log, regs/, and the control files' answers */
 struct gmfs_handle {
-	struct gm_text text; /* what reads return */
-	size_t cursor;	     /* control files: next byte to read */
-	bool answered;	     /* text holds a command's answer */
+	struct gmfs_handle *prev, *next; /* the daemon's open handles */
+	struct gm_text text;		 /* what reads return */
+	struct gm_text pending; /* control files: a line without its end */
+	size_t cursor;		/* control files: next byte to read */
+	bool answered;		/* text holds a command's answer */
 };
+/* A new handle, or NULL when out of memory; free it with
+ * gmfs_handle_free. Both under the lock: the daemon frees what is left
+ * open at exit, and a reply from a handle's text is made under the lock so
+ * that a release on another thread cannot free it under the reply. */
+struct gmfs_handle *gmfs_handle_new(struct gmfs *fs);
+void gmfs_handle_free(struct gmfs *fs, struct gmfs_handle *h);
 int gmfs_text_make(struct gmfs *fs, fuse_ino_t ino, struct gm_text *out);
 void gmfs_text_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 		    struct fuse_file_info *fi);
 void gmfs_text_read(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 		    size_t size, off_t off, struct fuse_file_info *fi);
-void gmfs_text_release(fuse_req_t req, struct fuse_file_info *fi);
+void gmfs_text_release(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+		       struct fuse_file_info *fi);
 void gmfs_reg_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 		    const char *buf, size_t size);
 
 /* files/control.c */
+int gmfs_control_finish(struct gmfs *fs, fuse_ino_t ino, struct gmfs_handle *h);
 void gmfs_control_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 			const char *buf, size_t size,
 			struct fuse_file_info *fi);

@@ -440,6 +440,9 @@ int main(int argc, char **argv)
 		status = EXIT_FAILURE;
 	}
 	gm_cmd_ctx_free(fs.cmd);
+	/* Files still open when the daemon was told to end. */
+	while (fs.handles)
+		gmfs_handle_free(&fs, fs.handles);
 	for (size_t i = 0; i < fs.nnodes; i++) {
 		free(fs.nodes[i]->name);
 		free(fs.nodes[i]);

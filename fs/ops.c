@@ -86,8 +86,20 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, 0);
 		return;
 	default:
-		gmfs_text_release(req, fi);
+		gmfs_text_release(req, fs, ino, fi);
 	}
+}
+
+/* close(): a control file's last line without a newline runs now, and a
+ * failure fails the close() (`printf 'unmap 0 1' > MNT/ctl` sees it). */
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct gmfs_handle *h = (struct gmfs_handle *)(uintptr_t)fi->fh;
+	int rc = 0;
+
+	if (gmfs_kind_of(ino) == KIND_CONTROL)
+		rc = gmfs_control_finish(fs_of(req), ino, h);
+	fuse_reply_err(req, -rc);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -183,6 +195,7 @@ const struct fuse_lowlevel_ops gmfs_ops = {
     .open = op_open,
     .read = op_read,
     .write = op_write,
+    .flush = op_flush,
     .release = op_release,
     .unlink = op_unlink,
     .opendir = gmfs_opendir,

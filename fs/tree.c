@@ -64,7 +64,7 @@ bool gmfs_ino_valid(struct gmfs *fs, fuse_ino_t ino)
 	if (ino_is_node(ino))
 		return true; /* the kernel only sends numbers we gave it */
 	if (ino >= INO_REG_FIRST)
-		return ino - INO_REG_FIRST < arch->nregs + 2;
+		return ino - INO_REG_FIRST < arch->nregs;
 	return ino >= INO_ROOT && ino < INO_FIXED_END;
 }
 
@@ -190,6 +190,12 @@ size_t gmfs_changes_take(struct gmfs *fs, fuse_ino_t except,
 		*out = more;
 		a = lo > node->start ? lo : node->start;
 		b = last < node_last ? last : node_last;
+		/* A closed node is not looked at again until it is opened,
+		 * but the kernel keeps all its pages: drop them all now. */
+		if (!node->may_cache) {
+			a = node->start;
+			b = node_last;
+		}
 		(*out)[n].ino = (fuse_ino_t)(uintptr_t)node;
 		(*out)[n].off = (off_t)(a - node->start);
 		/* A length past off_t's range means "to the end": 0. */
@@ -287,15 +293,10 @@ static fuse_ino_t fixed_lookup(struct gmfs *fs, fuse_ino_t parent,
 	const struct gm_arch *arch = gm_guest_arch(fs->guest);
 	const struct gm_reg *reg;
 
+	/* "pc" and "sp" name the same inode as the register behind them. */
 	if (parent == INO_REGS) {
 		reg = gm_arch_reg(arch, name);
-		if (reg)
-			return INO_REG_FIRST + (fuse_ino_t)(reg - arch->regs);
-		if (!strcmp(name, "pc"))
-			return INO_REG_FIRST + arch->nregs;
-		if (!strcmp(name, "sp"))
-			return INO_REG_FIRST + arch->nregs + 1;
-		return 0;
+		return reg ? INO_REG_FIRST + (fuse_ino_t)(reg - arch->regs) : 0;
 	}
 	for (fuse_ino_t ino = INO_MAPS; ino < INO_FIXED_END; ino++)
 		if (fixed[ino].parent == parent &&
@@ -378,32 +379,25 @@ void gmfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  * once looked up, and a zero d_ino hides an entry from some programs. */
 #define DIRENT_INO 0x1000
 
-/* A directory listing, made whole at opendir so that `ls` sees one state. */
-struct dir_buf {
-	char *buf;
-	size_t len;
-	int failed;
-};
-
-static void dir_add(fuse_req_t req, struct dir_buf *d, const char *name,
+/* A directory listing is made whole at opendir, into a handle's text, so
+ * that `ls` sees one state. Each entry carries its end as its offset. */
+static void dir_add(fuse_req_t req, struct gm_text *d, const char *name,
 		    fuse_ino_t ino, mode_t mode)
 {
 	struct stat st = {.st_ino = ino, .st_mode = mode};
+	char entry[512]; /* a header and a name of at most 255 bytes */
 	size_t need = fuse_add_direntry(req, NULL, 0, name, NULL, 0);
-	char *buf = realloc(d->buf, d->len + need);
 
-	if (!buf) {
-		d->failed = 1;
+	if (need > sizeof(entry)) {
+		d->failed = true;
 		return;
 	}
-	d->buf = buf;
-	fuse_add_direntry(req, d->buf + d->len, need, name, &st,
-			  (off_t)(d->len + need));
-	d->len += need;
+	fuse_add_direntry(req, entry, need, name, &st, (off_t)(d->len + need));
+	gm_text_add(d, entry, need);
 }
 
 static void dir_fill(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-		     struct dir_buf *d)
+		     struct gm_text *d)
 {
 	const struct gm_arch *arch = gm_guest_arch(fs->guest);
 	char name[GM_RANGE_NAME_MAX];
@@ -430,11 +424,13 @@ static void dir_fill(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 		for (size_t i = 0; i < arch->nregs; i++)
 			dir_add(req, d, arch->regs[i].name, INO_REG_FIRST + i,
 				S_IFREG);
-		if (!gm_arch_reg(arch, "pc"))
-			dir_add(req, d, "pc", INO_REG_FIRST + arch->nregs,
+		if (strcmp(arch->pc_name, "pc"))
+			dir_add(req, d, "pc",
+				fixed_lookup(fs, INO_REGS, arch->pc_name),
 				S_IFREG);
-		if (!gm_arch_reg(arch, "sp"))
-			dir_add(req, d, "sp", INO_REG_FIRST + arch->nregs + 1,
+		if (strcmp(arch->sp_name, "sp"))
+			dir_add(req, d, "sp",
+				fixed_lookup(fs, INO_REGS, arch->sp_name),
 				S_IFREG);
 		return;
 	default:
@@ -448,54 +444,59 @@ static void dir_fill(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 void gmfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct gmfs *fs = fuse_req_userdata(req);
-	struct dir_buf *d;
+	struct gmfs_handle *h;
+	int rc = 0;
 
 	if (!gmfs_ino_valid(fs, ino) || gmfs_kind_of(ino) != KIND_DIR) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	d = calloc(1, sizeof(*d));
-	if (!d) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
 	gm_guest_lock(fs->guest);
-	dir_fill(req, fs, ino, d);
+	h = gmfs_handle_new(fs);
+	if (h) {
+		dir_fill(req, fs, ino, &h->text);
+		rc = gm_text_status(&h->text);
+		if (rc)
+			gmfs_handle_free(fs, h);
+	}
 	gm_guest_unlock(fs->guest);
-	if (d->failed) {
-		free(d->buf);
-		free(d);
+	if (!h || rc) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	fi->fh = (uintptr_t)d;
+	fi->fh = (uintptr_t)h;
 	fuse_reply_open(req, fi);
 }
 
-/* Entries carry their end as offset, so the kernel resumes where a short
- * reply stopped and drops a cut last entry (as hello_ll.c relies on). */
+/* A short reply cuts the last entry; the kernel drops it and asks again
+ * from the offset of the last whole one (as hello_ll.c relies on). */
 void gmfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		  struct fuse_file_info *fi)
 {
-	struct dir_buf *d = (struct dir_buf *)(uintptr_t)fi->fh;
+	struct gmfs *fs = fuse_req_userdata(req);
+	struct gmfs_handle *h = (struct gmfs_handle *)(uintptr_t)fi->fh;
 	size_t left;
 
 	(void)ino;
-	if ((size_t)off >= d->len) {
+	gm_guest_lock(fs->guest);
+	if ((size_t)off >= h->text.len) {
 		fuse_reply_buf(req, NULL, 0);
-		return;
+	} else {
+		left = h->text.len - (size_t)off;
+		fuse_reply_buf(req, h->text.buf + off,
+			       left < size ? left : size);
 	}
-	left = d->len - (size_t)off;
-	fuse_reply_buf(req, d->buf + off, left < size ? left : size);
+	gm_guest_unlock(fs->guest);
 }
 
 void gmfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dir_buf *d = (struct dir_buf *)(uintptr_t)fi->fh;
+	struct gmfs *fs = fuse_req_userdata(req);
 
 	(void)ino;
-	free(d->buf);
-	free(d);
+	gm_guest_lock(fs->guest);
+	gmfs_handle_free(fs, (struct gmfs_handle *)(uintptr_t)fi->fh);
+	gm_guest_unlock(fs->guest);
 	fuse_reply_err(req, 0);
 }
 

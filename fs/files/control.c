@@ -6,10 +6,15 @@
  * Try it: exec 3<>/tmp/g/ctl; echo "map_anywhere 0x1000" >&3; cat <&3
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gmemfs.h"
+
+/* The longest line, newline excluded, is one byte less: the largest piece
+ * the kernel hands over is 1 MiB. */
+#define LINE_MAX_BYTES (1u << 20)
 
 static const char *bound_verb(fuse_ino_t ino)
 {
@@ -55,14 +60,115 @@ static char *reg_command(struct gmfs *fs, fuse_ino_t ino, const char *buf,
 	return line;
 }
 
+/* Run TEXT as commands of the control file INO, the answer into H. The
+ * caller holds the lock; *INVAL gets what to invalidate after it. */
+static int control_run(struct gmfs *fs, fuse_ino_t ino, struct gmfs_handle *h,
+		       const char *text, size_t len, struct gmfs_inval **inval,
+		       size_t *ninval)
+{
+	struct gm_error err = {0};
+	int rc;
+
+	/* Answers pile up until read: a write the kernel cut in pieces, or
+	 * several writes before one read, answer every line. */
+	if (h->cursor == h->text.len) {
+		gm_text_reset(&h->text);
+		h->cursor = 0;
+	}
+	h->answered = true;
+	rc = gm_cmd_run(fs->cmd, bound_verb(ino), text, len, &h->text, &err);
+	*ninval = gmfs_changes_take(fs, 0, inval);
+	return rc;
+}
+
+/* Refuse a line of LEN bytes or more: answer, log, and return -EINVAL. */
+static int line_too_long(struct gmfs *fs, struct gmfs_handle *h, size_t len)
+{
+	struct gm_error err = {0};
+	char what[64];
+
+	gm_text_reset(&h->pending);
+	gm_fail(&err, EINVAL,
+		"a line holds less than 1 MiB (%u bytes); bulk data goes "
+		"through mem or regions/",
+		LINE_MAX_BYTES);
+	if (h->cursor == h->text.len) {
+		gm_text_reset(&h->text);
+		h->cursor = 0;
+	}
+	h->answered = true;
+	gm_text_printf(&h->text, "error: %s\n", err.msg);
+	snprintf(what, sizeof(what), "(a line of %zu bytes or more)", len);
+	gm_cmd_log_add(fs->cmd, what, -EINVAL, &err);
+	return -EINVAL;
+}
+
+/*
+ * The kernel hands a long write() over in pieces (of 1 MiB; `cat` writes
+ * 128 KiB at a time), so a line may arrive cut: what follows the last
+ * newline waits in the handle for the rest of its line. A line must stay
+ * under 1 MiB, so that a line too long is refused by the piece it starts
+ * in and the whole write() fails. The caller holds the lock.
+ */
+static int control_take(struct gmfs *fs, fuse_ino_t ino, struct gmfs_handle *h,
+			const char *buf, size_t size, struct gmfs_inval **inval,
+			size_t *ninval)
+{
+	const char *first_nl = memchr(buf, '\n', size);
+	const char *nl = memrchr(buf, '\n', size);
+	size_t whole = nl ? (size_t)(nl + 1 - buf) : 0;
+	size_t first = first_nl ? (size_t)(first_nl - buf) : size;
+	int rc = 0;
+
+	if (h->pending.len + first >= LINE_MAX_BYTES)
+		return line_too_long(fs, h, h->pending.len + first);
+	if (size - whole >= LINE_MAX_BYTES)
+		return line_too_long(fs, h, size - whole);
+	if (!nl) {
+		gm_text_add(&h->pending, buf, size);
+		return gm_text_status(&h->pending);
+	}
+	if (h->pending.len) {
+		gm_text_add(&h->pending, buf, whole);
+		rc = gm_text_status(&h->pending);
+		if (!rc)
+			rc = control_run(fs, ino, h, h->pending.buf,
+					 h->pending.len, inval, ninval);
+	} else {
+		rc = control_run(fs, ino, h, buf, whole, inval, ninval);
+	}
+	gm_text_reset(&h->pending);
+	if (!rc)
+		gm_text_add(&h->pending, buf + whole, size - whole);
+	return rc ? rc : gm_text_status(&h->pending);
+}
+
+/* Run a line left without its newline: when the answer is read, or at
+ * close (then close() fails with the command's errno). */
+int gmfs_control_finish(struct gmfs *fs, fuse_ino_t ino, struct gmfs_handle *h)
+{
+	struct gmfs_inval *inval = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	gm_guest_lock(fs->guest);
+	if (h->pending.len) {
+		rc = control_run(fs, ino, h, h->pending.buf, h->pending.len,
+				 &inval, &n);
+		gm_text_reset(&h->pending);
+	}
+	gm_guest_unlock(fs->guest);
+	gmfs_changes_notify(fs, inval, n);
+	return rc;
+}
+
 void gmfs_control_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 			const char *buf, size_t size, struct fuse_file_info *fi)
 {
 	struct gmfs_handle *h = (struct gmfs_handle *)(uintptr_t)fi->fh;
-	struct gm_error err = {0};
-	struct gmfs_inval *inval;
+	struct gmfs_inval *inval = NULL;
 	char *line = NULL;
-	size_t n, len = size;
+	size_t n = 0, len;
 	int rc;
 
 	if (gmfs_kind_of(ino) == KIND_REG) {
@@ -72,13 +178,11 @@ void gmfs_control_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 			return;
 		}
 	}
-	gm_text_reset(&h->text);
-	h->cursor = 0;
-	h->answered = true;
 	gm_guest_lock(fs->guest);
-	rc = gm_cmd_run(fs->cmd, bound_verb(ino), line ? line : buf, len,
-			&h->text, &err);
-	n = gmfs_changes_take(fs, 0, &inval);
+	if (line)
+		rc = control_run(fs, ino, h, line, len, &inval, &n);
+	else
+		rc = control_take(fs, ino, h, buf, size, &inval, &n);
 	gm_guest_unlock(fs->guest);
 	free(line);
 	/* A control write holds no page lock: invalidate before answering,

@@ -11,16 +11,10 @@
 #include "gmemfs.h"
 #include "regs.h"
 
-/* The register behind regs/ inode INO, the aliases resolved. */
+/* The register behind regs/ inode INO. */
 static const struct gm_reg *reg_of(struct gmfs *fs, fuse_ino_t ino)
 {
-	const struct gm_arch *arch = gm_guest_arch(fs->guest);
-	size_t i = ino - INO_REG_FIRST;
-
-	if (i < arch->nregs)
-		return &arch->regs[i];
-	return gm_arch_reg(arch,
-			   i == arch->nregs ? arch->pc_name : arch->sp_name);
+	return &gm_guest_arch(fs->guest)->regs[ino - INO_REG_FIRST];
 }
 
 /* The text of the file INO now. The caller holds the lock. */
@@ -45,6 +39,34 @@ int gmfs_text_make(struct gmfs *fs, fuse_ino_t ino, struct gm_text *out)
 	return gm_text_status(out);
 }
 
+struct gmfs_handle *gmfs_handle_new(struct gmfs *fs)
+{
+	struct gmfs_handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	gm_text_init(&h->text);
+	gm_text_init(&h->pending);
+	h->next = fs->handles;
+	if (fs->handles)
+		fs->handles->prev = h;
+	fs->handles = h;
+	return h;
+}
+
+void gmfs_handle_free(struct gmfs *fs, struct gmfs_handle *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		fs->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	gm_text_free(&h->pending);
+	gm_text_free(&h->text);
+	free(h);
+}
+
 /* Open a file whose reads are served from a handle: text files, regs/ and
  * the control files. Text files are read-only. */
 void gmfs_text_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
@@ -58,20 +80,16 @@ void gmfs_text_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	gm_text_init(&h->text);
-	if (kind != KIND_CONTROL) {
-		gm_guest_lock(fs->guest);
+	gm_guest_lock(fs->guest);
+	h = gmfs_handle_new(fs);
+	if (!h)
+		rc = -ENOMEM;
+	else if (kind != KIND_CONTROL)
 		rc = gmfs_text_make(fs, ino, &h->text);
-		gm_guest_unlock(fs->guest);
-	}
+	if (rc && h)
+		gmfs_handle_free(fs, h);
+	gm_guest_unlock(fs->guest);
 	if (rc) {
-		gm_text_free(&h->text);
-		free(h);
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -84,48 +102,71 @@ void gmfs_text_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 }
 
 /*
- * Text and regs/ files read at OFF. Control files read their answer from
- * the handle's own cursor, whatever the file offset the writes moved: `exec
- * 3<>ctl; echo … >&3; cat <&3` reads the answer from its start.
+ * Control files read their answer from the handle's own cursor, whatever
+ * the file offset the writes moved: `exec 3<>ctl; echo … >&3; cat <&3`
+ * reads the answer from its start. A line still waiting for its newline
+ * runs first; reading `stack` before any command lists the stack.
+ */
+static void control_read(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+			 size_t size, struct gmfs_handle *h)
+{
+	size_t left;
+	int rc = 0;
+
+	gmfs_control_finish(fs, ino, h);
+	gm_guest_lock(fs->guest);
+	if (!h->answered && ino == INO_STACK) {
+		rc = gm_stack_text(fs->guest, &h->text);
+		h->answered = !rc;
+	}
+	if (rc) {
+		fuse_reply_err(req, -rc);
+	} else if (h->cursor >= h->text.len) {
+		fuse_reply_buf(req, NULL, 0);
+	} else {
+		left = h->text.len - h->cursor;
+		if (size > left)
+			size = left;
+		fuse_reply_buf(req, h->text.buf + h->cursor, size);
+		h->cursor += size;
+	}
+	gm_guest_unlock(fs->guest);
+}
+
+/*
+ * Text and regs/ files read at OFF, from the text made at open.
  */
 void gmfs_text_read(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 		    size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct gmfs_handle *h = (struct gmfs_handle *)(uintptr_t)fi->fh;
 	size_t at = (size_t)off, left;
-	int rc = 0;
 
 	if (gmfs_kind_of(ino) == KIND_CONTROL) {
-		/* Reading `stack` before any command lists the stack. */
-		if (!h->answered && ino == INO_STACK) {
-			gm_guest_lock(fs->guest);
-			rc = gm_stack_text(fs->guest, &h->text);
-			gm_guest_unlock(fs->guest);
-			if (rc) {
-				fuse_reply_err(req, -rc);
-				return;
-			}
-			h->answered = true;
-		}
-		at = h->cursor;
-	}
-	if (at >= h->text.len) {
-		fuse_reply_buf(req, NULL, 0);
+		control_read(req, fs, ino, size, h);
 		return;
 	}
-	left = h->text.len - at;
-	if (size > left)
-		size = left;
-	if (gmfs_kind_of(ino) == KIND_CONTROL)
-		h->cursor = at + size;
-	fuse_reply_buf(req, h->text.buf + at, size);
+	gm_guest_lock(fs->guest);
+	if (at >= h->text.len) {
+		fuse_reply_buf(req, NULL, 0);
+	} else {
+		left = h->text.len - at;
+		fuse_reply_buf(req, h->text.buf + at,
+			       size < left ? size : left);
+	}
+	gm_guest_unlock(fs->guest);
 }
 
-void gmfs_text_release(fuse_req_t req, struct fuse_file_info *fi)
+void gmfs_text_release(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
 {
 	struct gmfs_handle *h = (struct gmfs_handle *)(uintptr_t)fi->fh;
 
-	gm_text_free(&h->text);
-	free(h);
+	/* Without a flush (a failed close()), the last line still runs. */
+	if (gmfs_kind_of(ino) == KIND_CONTROL)
+		gmfs_control_finish(fs, ino, h);
+	gm_guest_lock(fs->guest);
+	gmfs_handle_free(fs, h);
+	gm_guest_unlock(fs->guest);
 	fuse_reply_err(req, 0);
 }
