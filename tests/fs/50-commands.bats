@@ -171,6 +171,17 @@ answer_is() {
 	[ "$(bytes_at 0x10000 8)" = "ddccbbaa07ffffff" ]
 }
 
+@test "write_ptr takes a negative VALUE as its two's complement in size bytes" {
+	answer_is ctl "map 0x10000 0x1000" ""
+	answer_is ctl "write_ptr 0x10000 -2 size=2" ""
+	[ "$(bytes_at 0x10000 3)" = "feff00" ]
+	answer_is ctl "write_ptr 0x10000 -0x80 size=1 signed=true" ""
+	[ "$(bytes_at 0x10000 3)" = "80ff00" ]
+	answer_is ctl "write_ptr 0x10000 -1" ""
+	[ "$(bytes_at 0x10000 9)" = "ffffffffffffffff00" ]
+	answer_is ctl "read_ptr 0x10000 signed=true" "-0x1"
+}
+
 @test "read_ptr signed=true answers negative values as -0x…" {
 	answer_is ctl "map 0x10000 0x1000" ""
 	answer_is ctl "write 0x10000 feff80ffffffffff" ""

@@ -13,6 +13,19 @@ teardown() {
 	unmount_guest
 }
 
+# strerror NAME: what the shell says for each errno of SPEC §4 (glibc).
+strerror() {
+	case $1 in
+	EINVAL) echo "Invalid argument" ;;
+	EEXIST) echo "File exists" ;;
+	EFAULT) echo "Bad address" ;;
+	ENOMEM) echo "Cannot allocate memory" ;;
+	ENOSPC) echo "No space left on device" ;;
+	ENOENT) echo "No such file or directory" ;;
+	ERANGE) echo "Numerical result out of range" ;;
+	esac
+}
+
 # guest_state: everything a command could change: maps, every region's
 # bytes, every register, the snapshot names.
 guest_state() {
@@ -44,8 +57,7 @@ fails_with() {
 		return 1
 	fi
 
-	strerror=$(python3 -c 'import errno, os, sys
-print(os.strerror(getattr(errno, sys.argv[1])))' "$errno")
+	strerror=$(strerror "$errno")
 	# bash names the place ("bash: line 1: echo: ") as its version likes.
 	run bash -c 'echo "$1" > "$2"' bash "$cmd" "$MNT/$file"
 	if [ "$status" -ne 1 ] ||
@@ -94,6 +106,8 @@ run_ok() {
 		'is_mapped: too many arguments at "0x1000" (usage: is_mapped ADDR SIZE)'
 	fails_with ctl 'read_ptr 0x10000 colour=red' EINVAL \
 		'read_ptr: unknown keyword "colour=red" (usage: read_ptr ADDR [size=1|2|4|8] [signed=true])'
+	fails_with ctl 'read_ptr 0x7ffffffde000 signed=yes' EINVAL \
+		'read_ptr: signed must be true or false, not "yes"'
 }
 
 @test "a bad number fails with EINVAL" {
@@ -103,6 +117,8 @@ run_ok() {
 		'map: bad SIZE "12q": expected 0x hex or decimal, may end in k, m or g'
 	fails_with ctl "read 0x10000 -1" EINVAL \
 		'read: bad SIZE "-1": expected 0x hex or decimal, may end in k, m or g'
+	fails_with ctl "read_ptr 0x7ffffffde000 size=3" EINVAL \
+		'read_ptr: size must be 1, 2, 4 or 8, not "3"'
 	fails_with ctl "map 0x 0x1000" EINVAL \
 		'map: bad ADDR "0x": expected 0x hex or decimal'
 }
@@ -257,10 +273,22 @@ run_ok() {
 		'write_ptr: 0x100 does not fit in 1 byte'
 	fails_with ctl "write_ptr 0x10000 0x10000 size=2" ERANGE \
 		'write_ptr: 0x10000 does not fit in 2 bytes'
+	fails_with ctl "write_ptr 0x10000 -129 size=1" ERANGE \
+		'write_ptr: -0x81 does not fit in 1 signed byte'
 	fails_with ctl "reg eflags 0x100000000" ERANGE \
 		'reg: 0x100000000 does not fit the 32-bit register eflags'
 	fails_with ctl "reg cs 0x10000" ERANGE \
 		'reg: 0x10000 does not fit the 16-bit register cs'
+}
+
+@test "write_ptr signed=true of a value past the signed range fails with ERANGE" {
+	run_ok "map 0x10000 0x1000"
+	fails_with ctl "write_ptr 0x10000 -0x81 size=1 signed=true" ERANGE \
+		'write_ptr: -0x81 does not fit in 1 signed byte'
+	fails_with ctl "write_ptr 0x10000 0xff size=1 signed=true" ERANGE \
+		'write_ptr: 0xff does not fit in 1 signed byte'
+	fails_with ctl "write_ptr 0x10000 0x8000 size=2 signed=true" ERANGE \
+		'write_ptr: 0x8000 does not fit in 2 signed bytes'
 }
 
 @test "a value wider than the pointer fails with ERANGE on x86" {
