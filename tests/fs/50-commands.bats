@@ -402,3 +402,24 @@ error: map: 0x10000-0x11000 overlaps the region 0x10000-0x11000" ]
 	[ "$output" = "true" ]
 	exec 4>&- 5>&-
 }
+
+@test "answers of several writes on one fd pile up until read, then read gives EOF" {
+	exec 4<>"$MNT/ctl"
+	echo "is_mapped 0x10000 1" >&4
+	echo "reg sp" >&4
+	run cat <&4
+	[ "$output" = "false
+0x7ffffffff000" ]
+	run cat <&4
+	[ "$output" = "" ]
+	if echo "is_mapped 0x10000" >&4 2>/dev/null; then
+		echo "the write of a failing command succeeded" >&2
+		return 1
+	fi
+	run cat <&4
+	[ "$output" = 'error: is_mapped: missing SIZE (usage: is_mapped ADDR SIZE)' ]
+	echo "is_available 0x10000 1" >&4
+	run cat <&4
+	[ "$output" = "true" ]
+	exec 4>&-
+}
