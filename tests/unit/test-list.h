@@ -240,3 +240,10 @@ TEST_ENTRY(changes_span_the_regions_a_map_change_remaps)
 TEST_ENTRY(changes_span_what_a_restore_touches)
 TEST_ENTRY(changes_reach_the_top_of_the_space)
 TEST_ENTRY(changes_none_on_an_empty_guest)
+
+/* test-model.c */
+TEST_ENTRY(model_holds_for_random_arm_sequences)
+TEST_ENTRY(model_holds_for_random_x86_64_sequences)
+TEST_ENTRY(model_holds_for_random_mips_sequences)
+TEST_ENTRY(model_holds_for_random_arm64_sequences)
+TEST_ENTRY(model_holds_for_the_fuzz_corpus)
