@@ -11,6 +11,7 @@ setup() {
 }
 
 teardown() {
+	exec 4>&- 5>&- # a test that failed may leave its fds on ctl open
 	unmount_guest
 }
 
