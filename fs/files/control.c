@@ -12,9 +12,11 @@
 
 #include "gmemfs.h"
 
-/* The longest line, newline excluded, is one byte less: the largest piece
- * the kernel hands over is 1 MiB. */
-#define LINE_MAX_BYTES (1u << 20)
+/* Lines are shorter than this. The kernel hands a write() over in pieces
+ * of 1 MiB, less the offset of the buffer in its first page: so a line too
+ * long is seen in the first piece of a write() that starts with it, and
+ * the whole write() fails instead of being cut short. */
+#define LINE_MAX_BYTES ((1u << 20) - 4096)
 
 static const char *bound_verb(fuse_ino_t ino)
 {
@@ -89,7 +91,7 @@ static int line_too_long(struct gmfs *fs, struct gmfs_handle *h, size_t len)
 
 	gm_text_reset(&h->pending);
 	gm_fail(&err, EINVAL,
-		"a line holds less than 1 MiB (%u bytes); bulk data goes "
+		"a line holds less than 1020 KiB (%u bytes); bulk data goes "
 		"through mem or regions/",
 		LINE_MAX_BYTES);
 	if (h->cursor == h->text.len) {
@@ -106,9 +108,8 @@ static int line_too_long(struct gmfs *fs, struct gmfs_handle *h, size_t len)
 /*
  * The kernel hands a long write() over in pieces (of 1 MiB; `cat` writes
  * 128 KiB at a time), so a line may arrive cut: what follows the last
- * newline waits in the handle for the rest of its line. A line must stay
- * under 1 MiB, so that a line too long is refused by the piece it starts
- * in and the whole write() fails. The caller holds the lock.
+ * newline waits in the handle for the rest of its line. The caller holds
+ * the lock.
  */
 static int control_take(struct gmfs *fs, fuse_ino_t ino, struct gmfs_handle *h,
 			const char *buf, size_t size, struct gmfs_inval **inval,

@@ -61,7 +61,7 @@ unmount_patiently() {
 
 @test "a 1 MiB line to ctl fails with a clear error and the daemon answers after" {
 	local big=$BATS_TEST_TMPDIR/big
-	local msg='a line holds less than 1 MiB (1048576 bytes); bulk data goes through mem or regions/'
+	local msg='a line holds less than 1020 KiB (1044480 bytes); bulk data goes through mem or regions/'
 	{
 		printf 'map 0x10000 0x1000 rw- '
 		head -c 1M /dev/zero | tr '\0' a
