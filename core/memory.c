@@ -155,14 +155,14 @@ int gm_mem_write_ptr(struct gm_guest *g, uint64_t addr, uint64_t value,
 	if (rc < 0)
 		return rc;
 	if (!fits(value, n, is_signed)) {
-		if (is_signed && (int64_t)value < 0)
-			return gm_fail(err, ERANGE,
-				       "-0x%llx does not fit in %u signed "
-				       "byte%s",
-				       0ULL - (unsigned long long)value, n,
-				       n > 1 ? "s" : "");
-		return gm_fail(err, ERANGE, "0x%llx does not fit in %u byte%s",
-			       (unsigned long long)value, n, n > 1 ? "s" : "");
+		bool negative = is_signed && (int64_t)value < 0;
+
+		return gm_fail(err, ERANGE,
+			       "%s0x%llx does not fit in %u %sbyte%s",
+			       negative ? "-" : "",
+			       negative ? 0ULL - (unsigned long long)value
+					: (unsigned long long)value,
+			       n, is_signed ? "signed " : "", n > 1 ? "s" : "");
 	}
 	for (unsigned i = 0; i < n; i++)
 		b[g->arch->big_endian ? n - 1 - i : i] =
