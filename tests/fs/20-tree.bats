@@ -92,14 +92,18 @@ for v in sys.argv[2:]:
 	[ "$output" = "$(for p in "${paths[@]}"; do echo ENOENT; done)" ]
 }
 
-@test "no file or directory can be created in the tree" {
+@test "nothing can be created, moved or linked in the tree (EACCES)" {
 	mount_guest
 	run errno_of create "$MNT/new" "$MNT/regs/new"
-	[ "${#lines[@]}" -eq 2 ]
-	[[ "$output" != *OK* ]]
+	[ "$output" = "$(printf 'EACCES\nEACCES')" ]
 	run errno_of mkdir "$MNT/dir" "$MNT/regions/dir"
-	[ "${#lines[@]}" -eq 2 ]
-	[[ "$output" != *OK* ]]
+	[ "$output" = "$(printf 'EACCES\nEACCES')" ]
+	run mv "$MNT/maps" "$MNT/maps2"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Permission denied"* ]]
+	run ln -s maps "$MNT/link"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Permission denied"* ]]
 	run errno_of stat "$MNT/new" "$MNT/regs/new" "$MNT/dir" \
 		"$MNT/regions/dir"
 	[ "$output" = "$(printf 'ENOENT\n%.0s' {1..4})" ]
