@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <unicorn/unicorn.h>
 
+#include "bench-table.h"
 #include "guest.h"
 #include "memory.h"
 #include "regions.h"
@@ -31,7 +31,7 @@
 #define TRIALS	    3
 
 struct bench;
-typedef void (*bench_fn)(struct bench *b);
+typedef void (*core_fn)(struct bench *b);
 
 struct bench {
 	struct gm_guest *g;
@@ -45,8 +45,6 @@ struct bench {
 	uint64_t expect;  /* what find_free_space must answer */
 	size_t chunk;	  /* bytes per read or write call */
 };
-
-enum unit { OPS_PER_S, US_PER_CALL, MS_PER_CALL, GB_PER_S };
 
 static void die(const char *what, const char *msg)
 {
@@ -82,109 +80,37 @@ static void *host_alloc(size_t size)
 	return p;
 }
 
-/* Timing */
+/* Timing and output (bench-table.c) */
 
-static double now(void)
+struct core_call {
+	struct bench *b;
+	core_fn fn;
+};
+
+static void call_core(void *arg)
 {
-	struct timespec ts;
+	struct core_call *c = arg;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	c->fn(c->b);
 }
 
-static double run(struct bench *b, bench_fn fn, uint64_t n)
+/* Seconds per call of FN: the best of TRIALS trials of b->min_trial. */
+static double measure(struct bench *b, core_fn fn)
 {
-	double t0 = now();
+	struct core_call c = {b, fn};
 
-	for (uint64_t i = 0; i < n; i++)
-		fn(b);
-	return now() - t0;
-}
-
-/* Seconds per call of FN: the best of TRIALS trials, each repeating it
- * enough times to last at least b->min_trial seconds. */
-static double measure(struct bench *b, bench_fn fn)
-{
-	uint64_t n = 1;
-	double t, best;
-
-	while ((t = run(b, fn, n)) < b->min_trial)
-		n *= t < b->min_trial / 10 ? 10 : 2;
-	best = t / n;
-	for (int i = 1; i < TRIALS; i++) {
-		t = run(b, fn, n) / n;
-		if (t < best)
-			best = t;
-	}
-	return best;
-}
-
-/* Output */
-
-static void format_value(char *buf, size_t len, enum unit u, double bytes,
-			 double secs)
-{
-	switch (u) {
-	case OPS_PER_S:
-		snprintf(buf, len, "%.0f ops/s", 1 / secs);
-		break;
-	case US_PER_CALL:
-		snprintf(buf, len, "%.3f µs", secs * 1e6);
-		break;
-	case MS_PER_CALL:
-		snprintf(buf, len, "%.1f ms", secs * 1e3);
-		break;
-	case GB_PER_S:
-		snprintf(buf, len, "%.2f GB/s", bytes / secs / 1e9);
-		break;
-	}
-}
-
-/* Print S padded to WIDTH columns (µ is two bytes and one column). */
-static void column(const char *s, int width)
-{
-	int cols = 0;
-
-	for (const char *p = s; *p; p++)
-		cols += ((unsigned char)*p & 0xc0) != 0x80;
-	fputs(s, stdout);
-	while (cols++ < width)
-		putchar(' ');
+	return bench_measure(call_core, &c, b->min_trial, TRIALS);
 }
 
 static void print_header(double min_trial)
 {
-	printf("gmemfs core benchmark: x86_64 guest, best of %d trials of "
-	       "at least %.2f s each\n",
-	       TRIALS, min_trial);
-	printf("ratio = our speed / reference speed (above 1: faster; "
-	       "GB = 10^9 bytes)\n\n");
-	column("what", 38);
-	column("value", 16);
-	column("reference", 38);
-	puts("ratio");
-}
+	char title[128];
 
-/* One table row: WHAT took SECS per call moving BYTES; REF (NULL: none)
- * took REF_SECS for the same work. */
-static void row(const char *what, enum unit u, double bytes, double secs,
-		const char *ref, double ref_secs)
-{
-	char value[64], refval[64], refcol[128];
-
-	format_value(value, sizeof(value), u, bytes, secs);
-	column(what, 38);
-	column(value, 16);
-	if (!ref) {
-		column("-", 38);
-		puts("-");
-		return;
-	}
-	format_value(refval, sizeof(refval), u, bytes, ref_secs);
-	snprintf(refcol, sizeof(refcol), "%s %s", ref, refval);
-	column(refcol, 38);
-	printf("%.2f\n", ref_secs / secs);
-	fflush(stdout);
+	snprintf(title, sizeof(title),
+		 "gmemfs core benchmark: x86_64 guest, best of %d trials of "
+		 "at least %.2f s each",
+		 TRIALS, min_trial);
+	bench_header(title);
 }
 
 /* Regions */
@@ -262,7 +188,7 @@ static void bench_regions(struct bench *b)
 	static const size_t counts[] = {10, 100, 1000};
 	static const struct {
 		const char *name;
-		bench_fn fn;
+		core_fn fn;
 	} lookups[] = {
 	    {"find_free_space", op_find_free_space},
 	    {"is_mapped", op_is_mapped},
@@ -281,7 +207,8 @@ static void bench_regions(struct bench *b)
 		ours = measure(b, op_map_unmap);
 		ref = measure(b, op_raw_map_unmap);
 		snprintf(what, sizeof(what), "map+unmap, %zu regions", n);
-		row(what, OPS_PER_S, 0, ours, "uc_mem_map_ptr+unmap", ref);
+		bench_row(what, OPS_PER_S, 0, ours, "uc_mem_map_ptr+unmap",
+			  ref);
 
 		b->addr = region_addr(n / 2); /* a mapped page */
 		b->expect = region_addr(n - 1) + PAGE;
@@ -289,8 +216,8 @@ static void bench_regions(struct bench *b)
 		     l++) {
 			snprintf(what, sizeof(what), "%s, %zu regions",
 				 lookups[l].name, n);
-			row(what, US_PER_CALL, 0, measure(b, lookups[l].fn),
-			    NULL, 0);
+			bench_row(what, US_PER_CALL, 0,
+				  measure(b, lookups[l].fn), NULL, 0);
 		}
 	}
 	uc_close(b->raw);
@@ -347,7 +274,7 @@ static void bench_memory(struct bench *b)
 	} chunks[] = {{1 << 20, "1 MiB"}, {4 << 10, "4 KiB"}};
 	static const struct {
 		const char *name, *raw_name;
-		bench_fn fn, raw_fn;
+		core_fn fn, raw_fn;
 	} ops[] = {
 	    {"gm_mem_read", "uc_mem_read", op_gm_read, op_uc_read},
 	    {"gm_mem_write", "uc_mem_write", op_gm_write, op_uc_write},
@@ -372,9 +299,10 @@ static void bench_memory(struct bench *b)
 
 			snprintf(what, sizeof(what), "%s, %s chunks",
 				 ops[o].name, chunks[c].name);
-			row(what, GB_PER_S, MEM_SIZE, ours, "memcpy", copy);
-			row(what, GB_PER_S, MEM_SIZE, ours, ops[o].raw_name,
-			    raw);
+			bench_row(what, GB_PER_S, MEM_SIZE, ours, "memcpy",
+				  copy);
+			bench_row(what, GB_PER_S, MEM_SIZE, ours,
+				  ops[o].raw_name, raw);
 		}
 	}
 	uc_close(b->raw);
@@ -425,14 +353,14 @@ static void bench_snapshots(struct bench *b)
 	must(gm_snap_drop(b->g, "bench", &b->err), b, "gm_snap_drop");
 	must(gm_unmap_all(b->g, &b->err), b, "gm_unmap_all");
 
-	row("snap_save, 256 MiB of data", MS_PER_CALL, MEM_SIZE, save, "memcpy",
-	    copy);
-	row("snap_save, 256 MiB of data", MS_PER_CALL, MEM_SIZE, save,
-	    "memcpy to new mmap", fresh);
-	row("snap_restore, 256 MiB of data", MS_PER_CALL, MEM_SIZE, restore,
-	    "memcpy", copy);
-	row("snap_save, 256 MiB never touched", MS_PER_CALL, MEM_SIZE, zero,
-	    "memcpy", copy);
+	bench_row("snap_save, 256 MiB of data", MS_PER_CALL, MEM_SIZE, save,
+		  "memcpy", copy);
+	bench_row("snap_save, 256 MiB of data", MS_PER_CALL, MEM_SIZE, save,
+		  "memcpy to new mmap", fresh);
+	bench_row("snap_restore, 256 MiB of data", MS_PER_CALL, MEM_SIZE,
+		  restore, "memcpy", copy);
+	bench_row("snap_save, 256 MiB never touched", MS_PER_CALL, MEM_SIZE,
+		  zero, "memcpy", copy);
 }
 
 /* Stack */
@@ -456,8 +384,8 @@ static void bench_stack(struct bench *b)
 	     b, "gm_map");
 	must(gm_reg_set_sp(b->g, arch->stack_addr + arch->stack_size, &b->err),
 	     b, "gm_reg_set_sp");
-	row("stack push+pop pairs", OPS_PER_S, 0, measure(b, op_push_pop), NULL,
-	    0);
+	bench_row("stack push+pop pairs", OPS_PER_S, 0, measure(b, op_push_pop),
+		  NULL, 0);
 }
 
 int main(int argc, char **argv)
