@@ -1,0 +1,536 @@
+/*
+ * The filesystem benchmark: a 256 MiB region file of a mounted gmemfs read
+ * and written in 1 MiB calls (as dd bs=1M does) and in random 4 KiB preads,
+ * each against a 256 MiB tmpfs file in the same runs; ctl commands against
+ * the same calls made in-process on the core.
+ * Try it: tools/bench --fs (it mounts a guest), or build/tools/bench-fs MNT
+ * DIR with a fresh gmemfs on MNT and DIR on tmpfs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "bench-table.h"
+#include "cmd/cmd.h"
+#include "guest.h"
+#include "regions.h"
+
+#define MIB	     (1ULL << 20)
+#define REGION_ADDR  0x100000000ULL
+#define REGION_SIZE  (256 * MIB)
+#define REGION_NAME  "0000000100000000-0000000110000000"
+#define CHUNK	     MIB /* dd bs=1M */
+#define PAGE	     4096ULL
+#define RANDOM_READS 16384	    /* distinct pages: a quarter of the file */
+#define CTL_ADDR     0x200000000ULL /* the page ctl maps and unmaps */
+#define USAGE	     "usage: bench-fs [-n RUNS (>= 3)] [-t SECONDS] MOUNT TMPFS_DIR\n"
+
+static const char map_line[] = "map 0x200000000 0x1000\n";
+static const char unmap_line[] = "unmap 0x200000000 0x1000\n";
+static const char query_line[] = "is_mapped 0x100000000 0x1000\n";
+
+struct fsbench {
+	const char *mnt;
+	int runs;	  /* best of RUNS for every figure */
+	double min_trial; /* seconds a trial of commands lasts at least */
+	char region[PATH_MAX], mem[PATH_MAX], ref[PATH_MAX];
+	int ctl;	    /* the mount's ctl, open all along */
+	uint8_t *buf;	    /* CHUNK bytes */
+	uint64_t *pages;    /* RANDOM_READS distinct page offsets */
+	uint8_t ref_byte;   /* what every byte of the tmpfs file is */
+	struct gm_guest *g; /* the in-process reference */
+	struct gm_cmd_ctx *cmd;
+	struct gm_text answer;
+	struct gm_error err;
+};
+
+static void die(const char *what, const char *msg)
+{
+	fprintf(stderr, "bench-fs: %s: %s\n", what, msg);
+	exit(1);
+}
+
+static void die_io(const char *what, ssize_t n, size_t want)
+{
+	char msg[64];
+
+	if (n >= 0) {
+		snprintf(msg, sizeof(msg), "moved %zd bytes of %zu", n, want);
+		die(what, msg);
+	}
+	die(what, strerror(errno));
+}
+
+static void must(int rc, struct fsbench *b, const char *what)
+{
+	if (rc < 0)
+		die(what, b->err.msg);
+}
+
+static int open_or_die(const char *path, int flags)
+{
+	int fd = open(path, flags);
+
+	if (fd < 0)
+		die(path, strerror(errno));
+	return fd;
+}
+
+/* A stale page cache shows here: the bytes read are not the last ones
+ * written, whatever path wrote them. */
+static void check_byte(const char *path, uint64_t off, uint8_t got,
+		       uint8_t want)
+{
+	char msg[96];
+
+	if (got == want)
+		return;
+	snprintf(msg, sizeof(msg),
+		 "offset 0x%llx reads 0x%02x, but 0x%02x was written last",
+		 (unsigned long long)off, got, want);
+	die(path, msg);
+}
+
+/*
+ * Streams taken in turn
+ *
+ * The machine is shared: its load swings by the second. So every figure is
+ * measured block by block, each block of ours right beside the same block
+ * of the reference, and a figure is the sum over blocks of each block's
+ * best time over the runs. A block is 16 MiB (or 1024 random preads): big
+ * enough that read-ahead work spilling into the next block is lost in it.
+ */
+
+#define NBLOCKS		16
+#define BLOCK		(REGION_SIZE / NBLOCKS)
+#define READS_PER_BLOCK (RANDOM_READS / NBLOCKS)
+
+struct stream {
+	const char *path;
+	uint64_t base; /* the file offset of byte 0 */
+	bool write;    /* else read, checking the bytes */
+	bool random;   /* 4 KiB preads of b->pages, else CHUNK calls */
+	uint8_t byte;  /* what is written, or must be read */
+	double *best;  /* NBLOCKS best seconds, one per block */
+	int fd;
+};
+
+/* Seconds for block BLK of S: BLOCK bytes in CHUNK-byte calls from the
+ * block's start, as dd bs=1M (conv=notrunc) does, or READS_PER_BLOCK 4 KiB
+ * preads of b->pages. */
+static double stream_block(struct fsbench *b, struct stream *s, size_t blk)
+{
+	size_t calls = s->random ? READS_PER_BLOCK : BLOCK / CHUNK;
+	size_t len = s->random ? PAGE : CHUNK;
+	double t0;
+
+	if (s->write)
+		memset(b->buf, s->byte, CHUNK);
+	t0 = bench_now();
+	for (size_t i = 0; i < calls; i++) {
+		uint64_t off = s->random ? b->pages[blk * calls + i]
+					 : blk * BLOCK + i * CHUNK;
+		ssize_t n = s->write ? pwrite(s->fd, b->buf, len, s->base + off)
+				     : pread(s->fd, b->buf, len, s->base + off);
+
+		if (n != (ssize_t)len)
+			die_io(s->path, n, len);
+		if (!s->write) {
+			check_byte(s->path, off, b->buf[0], s->byte);
+			check_byte(s->path, off + len - 1, b->buf[len - 1],
+				   s->byte);
+		}
+	}
+	return bench_now() - t0;
+}
+
+/* One pass over the N streams S, block by block, the streams in turn. */
+static void streams_pass(struct fsbench *b, struct stream *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		s[i].fd =
+		    open_or_die(s[i].path, s[i].write ? O_WRONLY : O_RDONLY);
+	for (size_t blk = 0; blk < NBLOCKS; blk++) {
+		for (int i = 0; i < n; i++) {
+			double t = stream_block(b, &s[i], blk);
+
+			if (t < s[i].best[blk])
+				s[i].best[blk] = t;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		close(s[i].fd);
+}
+
+/* A figure's seconds: the sum of its blocks' best times. */
+static double total(const double *best)
+{
+	double sum = 0;
+
+	for (size_t blk = 0; blk < NBLOCKS; blk++)
+		sum += best[blk];
+	return sum;
+}
+
+/* A pair of streams, ours and the tmpfs reference, doing the same. */
+struct pair {
+	double ours[NBLOCKS], ref[NBLOCKS];
+};
+
+static void pair_init(struct pair *p)
+{
+	for (size_t blk = 0; blk < NBLOCKS; blk++)
+		p->ours[blk] = p->ref[blk] = 1e9;
+}
+
+/* One pass of PATH (at BASE) beside the tmpfs file, recorded in P. */
+static void pair_pass(struct fsbench *b, struct pair *p, const char *path,
+		      uint64_t base, bool write, bool random, uint8_t byte)
+{
+	struct stream s[2] = {
+	    {path, base, write, random, byte, p->ours, -1},
+	    {b->ref, 0, write, random, write ? byte : b->ref_byte, p->ref, -1},
+	};
+
+	streams_pass(b, s, 2);
+	if (write)
+		b->ref_byte = byte;
+}
+
+static void pair_row(const char *what, enum bench_unit u, const struct pair *p)
+{
+	double ours = total(p->ours), ref = total(p->ref);
+
+	if (u == OPS_PER_S)
+		bench_row(what, u, 0, ours / RANDOM_READS, "tmpfs",
+			  ref / RANDOM_READS);
+	else
+		bench_row(what, u, REGION_SIZE, ours, "tmpfs", ref);
+}
+
+/* Sequential 1 MiB calls */
+
+enum { MEM_WRITE, COLD, CACHED, MEM_READ, WRITE, NSEQ };
+
+/*
+ * One run of every sequential figure. Writing the region through mem
+ * (direct I/O) makes the daemon invalidate the region file's pages: the
+ * next read of the region file is a first read, the one after it a cached
+ * re-read.
+ */
+static void seq_run(struct fsbench *b, uint8_t v, struct pair *p)
+{
+	pair_pass(b, &p[MEM_WRITE], b->mem, REGION_ADDR, true, false, v);
+	pair_pass(b, &p[COLD], b->region, 0, false, false, v);
+	pair_pass(b, &p[CACHED], b->region, 0, false, false, v);
+	pair_pass(b, &p[MEM_READ], b->mem, REGION_ADDR, false, false, v);
+	pair_pass(b, &p[WRITE], b->region, 0, true, false, v + 1);
+}
+
+static void bench_sequential(struct fsbench *b)
+{
+	struct pair p[NSEQ];
+
+	for (int i = 0; i < NSEQ; i++)
+		pair_init(&p[i]);
+	for (int r = 0; r < b->runs; r++)
+		seq_run(b, (uint8_t)(0x10 + 2 * r), p);
+	pair_row("region file, 1 MiB reads, first", GB_PER_S, &p[COLD]);
+	pair_row("region file, 1 MiB reads, cached", GB_PER_S, &p[CACHED]);
+	pair_row("region file, 1 MiB writes", GB_PER_S, &p[WRITE]);
+	pair_row("mem, 1 MiB reads", GB_PER_S, &p[MEM_READ]);
+	pair_row("mem, 1 MiB writes", GB_PER_S, &p[MEM_WRITE]);
+}
+
+/* Random 4 KiB preads */
+
+/* RANDOM_READS distinct pages of the file in a fixed random order. */
+static void pick_pages(struct fsbench *b)
+{
+	const size_t npages = REGION_SIZE / PAGE;
+	uint32_t *all = malloc(npages * sizeof(*all));
+	uint64_t x = 0x9e3779b97f4a7c15; /* xorshift64: the same every run */
+
+	b->pages = malloc(RANDOM_READS * sizeof(*b->pages));
+	if (!all || !b->pages)
+		die("malloc", strerror(ENOMEM));
+	for (size_t i = 0; i < npages; i++)
+		all[i] = (uint32_t)i;
+	for (size_t i = npages - 1; i > 0; i--) { /* Fisher-Yates */
+		size_t j;
+		uint32_t tmp;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		j = x % (i + 1);
+		tmp = all[i];
+		all[i] = all[j];
+		all[j] = tmp;
+	}
+	for (size_t i = 0; i < RANDOM_READS; i++)
+		b->pages[i] = all[i] * PAGE;
+	free(all);
+}
+
+static void bench_random(struct fsbench *b)
+{
+	struct pair cold, cached, fill;
+
+	pick_pages(b);
+	pair_init(&cold);
+	pair_init(&cached);
+	pair_init(&fill);
+	for (int r = 0; r < b->runs; r++) {
+		uint8_t v = (uint8_t)(0x80 + r);
+
+		/* Through mem: the region file's cache is dropped. */
+		pair_pass(b, &fill, b->mem, REGION_ADDR, true, false, v);
+		pair_pass(b, &cold, b->region, 0, false, true, v);
+		pair_pass(b, &cached, b->region, 0, false, true, v);
+	}
+	pair_row("region file, 4 KiB preads, first", OPS_PER_S, &cold);
+	pair_row("region file, 4 KiB preads, cached", OPS_PER_S, &cached);
+	free(b->pages);
+}
+
+/* Control commands */
+
+/* "ctl: VERB ARGS" of LINE, for messages. */
+static const char *ctl_what(const char *line, char *buf, size_t len)
+{
+	snprintf(buf, len, "ctl: %.*s", (int)strcspn(line, "\n"), line);
+	return buf;
+}
+
+static void ctl_send(struct fsbench *b, const char *line)
+{
+	ssize_t n = write(b->ctl, line, strlen(line));
+	char what[96];
+
+	if (n != (ssize_t)strlen(line))
+		die_io(ctl_what(line, what, sizeof(what)), n, strlen(line));
+}
+
+static void op_ctl_pair(void *arg)
+{
+	struct fsbench *b = arg;
+
+	ctl_send(b, map_line);
+	ctl_send(b, unmap_line);
+}
+
+static void op_core_pair(void *arg)
+{
+	struct fsbench *b = arg;
+
+	gm_guest_lock(b->g);
+	must(gm_map(b->g, CTL_ADDR, PAGE, GM_PERM_ALL, NULL, 0, &b->err), b,
+	     "gm_map");
+	must(gm_unmap(b->g, CTL_ADDR, PAGE, &b->err), b, "gm_unmap");
+	gm_guest_unlock(b->g);
+}
+
+static void cmd_run(struct fsbench *b, const char *line)
+{
+	gm_text_reset(&b->answer);
+	must(gm_cmd_run(b->cmd, NULL, line, strlen(line), &b->answer, &b->err),
+	     b, line);
+}
+
+static void op_cmd_pair(void *arg)
+{
+	struct fsbench *b = arg;
+
+	gm_guest_lock(b->g);
+	cmd_run(b, map_line);
+	cmd_run(b, unmap_line);
+	gm_guest_unlock(b->g);
+}
+
+/* A command whose work is next to nothing, and its answer read back as
+ * gmem does: what a round trip through ctl costs. */
+static void op_ctl_query(void *arg)
+{
+	struct fsbench *b = arg;
+	char answer[16], what[96];
+	ssize_t n;
+
+	ctl_send(b, query_line);
+	n = read(b->ctl, answer, sizeof(answer));
+	if (n < 0)
+		die_io(ctl_what(query_line, what, sizeof(what)), n, 5);
+	if (n != 5 || memcmp(answer, "true\n", 5))
+		die(ctl_what(query_line, what, sizeof(what)),
+		    "unexpected answer");
+}
+
+static void op_cmd_query(void *arg)
+{
+	struct fsbench *b = arg;
+
+	gm_guest_lock(b->g);
+	cmd_run(b, query_line);
+	gm_guest_unlock(b->g);
+	if (b->answer.len != 5 || memcmp(b->answer.buf, "true\n", 5))
+		die(query_line, "unexpected answer");
+}
+
+/* The daemon's guest as the mount has it: the default stack and the
+ * region, so that the engine holds as many regions (map slows as it
+ * fills). */
+static void reference_guest(struct fsbench *b)
+{
+	const struct gm_arch *arch = gm_arch_find("x86_64");
+
+	if (!arch)
+		die("gm_arch_find", "no x86_64");
+	must(gm_guest_open(arch, &b->g, &b->err), b, "gm_guest_open");
+	must(gm_map(b->g, arch->stack_addr, arch->stack_size,
+		    GM_PERM_R | GM_PERM_W, "[stack]", 7, &b->err),
+	     b, "gm_map");
+	must(gm_map(b->g, REGION_ADDR, REGION_SIZE, GM_PERM_R | GM_PERM_W,
+		    "bench", 5, &b->err),
+	     b, "gm_map");
+	b->cmd = gm_cmd_ctx_new(b->g);
+	if (!b->cmd)
+		die("gm_cmd_ctx_new", strerror(ENOMEM));
+	gm_text_init(&b->answer);
+}
+
+static void bench_commands(struct fsbench *b)
+{
+	static const bench_fn fns[] = {op_ctl_pair, op_core_pair, op_cmd_pair,
+				       op_ctl_query, op_cmd_query};
+	void *const args[] = {b, b, b, b, b};
+	double best[5];
+
+	reference_guest(b);
+	bench_measure_turns(fns, args, 5, b->min_trial, b->runs, best);
+	bench_row("ctl map+unmap pairs", OPS_PER_S, 0, best[0],
+		  "gm_map+gm_unmap", best[1]);
+	bench_row("ctl map+unmap pairs", OPS_PER_S, 0, best[0], "gm_cmd_run",
+		  best[2]);
+	bench_row("ctl is_mapped, answer read back", OPS_PER_S, 0, best[3],
+		  "gm_cmd_run", best[4]);
+	gm_text_free(&b->answer);
+	gm_cmd_ctx_free(b->cmd);
+	gm_guest_close(b->g);
+}
+
+/* Setup */
+
+/* The FUSE read-ahead the kernel gave MNT, in KiB; -1 when unknown. */
+static int read_ahead_kb(const char *mnt)
+{
+	char path[96];
+	struct stat st;
+	FILE *f;
+	int kb = -1;
+
+	if (stat(mnt, &st))
+		return -1;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 major(st.st_dev), minor(st.st_dev));
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &kb) != 1)
+		kb = -1;
+	fclose(f);
+	return kb;
+}
+
+static void path_in(char *out, const char *dir, const char *name)
+{
+	if (snprintf(out, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX)
+		die(dir, "path too long");
+}
+
+/* Map the region through ctl and make the tmpfs file beside it. */
+static void setup(struct fsbench *b, const char *dir)
+{
+	static const char map_region[] = "map 0x100000000 256m rw- bench\n";
+	double best[NBLOCKS] = {0};
+	struct stream fill = {b->ref, 0, true, false, 0x01, best, -1};
+	char ctl[PATH_MAX];
+	struct statfs sf;
+	int fd;
+
+	if (statfs(b->mnt, &sf))
+		die(b->mnt, strerror(errno));
+	if (sf.f_type != FUSE_SUPER_MAGIC)
+		die(b->mnt, "not a FUSE mount");
+	if (statfs(dir, &sf))
+		die(dir, strerror(errno));
+	if (sf.f_type != TMPFS_MAGIC)
+		die(dir, "not on tmpfs");
+	path_in(b->region, b->mnt, "regions/" REGION_NAME);
+	path_in(b->mem, b->mnt, "mem");
+	path_in(b->ref, dir, "bench-fs.ref");
+	path_in(ctl, b->mnt, "ctl");
+	b->ctl = open_or_die(ctl, O_RDWR);
+	if (write(b->ctl, map_region, strlen(map_region)) < 0)
+		die("map 0x100000000 256m (wants a fresh gmemfs mount)",
+		    strerror(errno));
+	fd = open(b->ref, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		die(b->ref, strerror(errno));
+	close(fd);
+	streams_pass(b, &fill, 1);
+	b->ref_byte = 0x01;
+}
+
+int main(int argc, char **argv)
+{
+	struct fsbench b = {.runs = 5, .min_trial = 0.2};
+	char title[512];
+	int opt;
+
+	while ((opt = getopt(argc, argv, "n:t:")) != -1) {
+		if (opt == 'n' && (b.runs = atoi(optarg)) >= 3)
+			continue;
+		if (opt == 't' && (b.min_trial = atof(optarg)) > 0)
+			continue;
+		fputs(USAGE, stderr);
+		return 2;
+	}
+	if (argc - optind != 2) {
+		fputs(USAGE, stderr);
+		return 2;
+	}
+	b.mnt = argv[optind];
+	b.buf = malloc(CHUNK);
+	if (!b.buf)
+		die("malloc", strerror(ENOMEM));
+	setup(&b, argv[optind + 1]);
+
+	snprintf(title, sizeof(title),
+		 "gmemfs filesystem benchmark: a 256 MiB region file against "
+		 "a 256 MiB tmpfs file; FUSE read-ahead %d KiB, %ld CPUs\n"
+		 "files: 16 blocks, each timed beside the same block of tmpfs; "
+		 "a figure sums each block's best of %d runs\n"
+		 "commands: best of %d turns of at least %.2f s",
+		 read_ahead_kb(b.mnt), sysconf(_SC_NPROCESSORS_ONLN), b.runs,
+		 b.runs, b.min_trial);
+	bench_header(title);
+	bench_sequential(&b);
+	bench_random(&b);
+	bench_commands(&b);
+
+	ctl_send(&b, "unmap 0x100000000 256m\n");
+	close(b.ctl);
+	unlink(b.ref);
+	free(b.buf);
+	return 0;
+}
