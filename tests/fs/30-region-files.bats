@@ -362,6 +362,19 @@ print(before, mbefore, os.pread(fd, 4, 0x400).hex(), m[0x400:0x404].hex())
 	[ "$(xxd -p -s 0x500 -l 4 "$R")" = 02020101 ]
 }
 
+@test "after a change in one page, a new reader sees later changes in other pages too" {
+	# The kernel keeps a closed file's pages; the first change must drop
+	# them all, not just its own, or the second one is read stale. Far
+	# apart, so that no large folio of the cache holds both.
+	local big=$MNT/regions/0000000010000000-0000000010400000
+	ask ctl "map 0x10000000 4m rw- big" >/dev/null
+	cat "$big" >/dev/null
+	ask ctl "write 0x10000000 01" >/dev/null
+	ask ctl "write 0x10300000 02" >/dev/null
+	[ "$(xxd -p -s 0x300000 -l 1 "$big")" = 02 ]
+	[ "$(xxd -p -s 0 -l 1 "$big")" = 01 ]
+}
+
 @test "the top page of a 64-bit guest is reached through its region file" {
 	ask ctl "map 0xfffffffffffff000 0x1000" >/dev/null
 	local top=$MNT/regions/fffffffffffff000-10000000000000000
