@@ -92,9 +92,6 @@ void gmfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void gmfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 bool gmfs_ino_valid(struct gmfs *fs, fuse_ino_t ino);
 void gmfs_node_close(struct gmfs *fs, struct gmfs_node *node);
-struct gmfs_node *gmfs_node_get(struct gmfs *fs, enum gmfs_kind kind,
-				uint64_t start, uint64_t size,
-				const char *name);
 struct gmfs_node *gmfs_node_of(fuse_ino_t ino);
 enum gmfs_kind gmfs_kind_of(fuse_ino_t ino);
 size_t gmfs_changes_take(struct gmfs *fs, fuse_ino_t except,
@@ -142,8 +139,6 @@ void gmfs_text_read(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 		    size_t size, off_t off, struct fuse_file_info *fi);
 void gmfs_text_release(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 		       struct fuse_file_info *fi);
-void gmfs_reg_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-		    const char *buf, size_t size);
 
 /* files/control.c */
 int gmfs_control_finish(struct gmfs *fs, fuse_ino_t ino, struct gmfs_handle *h);

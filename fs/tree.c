@@ -101,8 +101,9 @@ static size_t node_search(struct gmfs *fs, enum gmfs_kind kind, uint64_t start,
 
 /* The node for a region range or a snapshot name, made if new; NULL when
  * out of memory. */
-struct gmfs_node *gmfs_node_get(struct gmfs *fs, enum gmfs_kind kind,
-				uint64_t start, uint64_t size, const char *name)
+static struct gmfs_node *node_get(struct gmfs *fs, enum gmfs_kind kind,
+				  uint64_t start, uint64_t size,
+				  const char *name)
 {
 	size_t i = node_search(fs, kind, start, size, name);
 	struct gmfs_node *n;
@@ -234,15 +235,16 @@ int gmfs_stat(struct gmfs *fs, fuse_ino_t ino, struct stat *st)
 	st->st_blksize = 4096;
 	st->st_atime = st->st_mtime = st->st_ctime = fs->mounted;
 	if (node && node->kind == KIND_REGION) {
+		/* Lookups check that the range is still one region; a file
+		 * open since a split or an unmap shows what its start is. */
 		const struct gm_region *r =
 		    gm_region_find(fs->guest, node->start);
+		unsigned perms = r ? r->perms : 0;
 
-		if (!r || r->start != node->start || r->size != node->size)
-			return -ENOENT;
-		st->st_mode = S_IFREG | (r->perms & GM_PERM_R ? 0400 : 0) |
-			      (r->perms & GM_PERM_W ? 0200 : 0) |
-			      (r->perms & GM_PERM_X ? 0100 : 0);
-		st->st_size = r->size > INT64_MAX ? INT64_MAX : r->size;
+		st->st_mode = S_IFREG | (perms & GM_PERM_R ? 0400 : 0) |
+			      (perms & GM_PERM_W ? 0200 : 0) |
+			      (perms & GM_PERM_X ? 0100 : 0);
+		st->st_size = node->size > INT64_MAX ? INT64_MAX : node->size;
 		st->st_blocks = st->st_size / 512;
 		return 0;
 	}
@@ -317,11 +319,11 @@ void gmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		const struct gm_region *r = gmfs_region_by_name(fs, name);
 
 		if (r)
-			node = gmfs_node_get(fs, KIND_REGION, r->start, r->size,
-					     NULL);
+			node =
+			    node_get(fs, KIND_REGION, r->start, r->size, NULL);
 	} else if (parent == INO_SNAPSHOTS) {
 		if (gm_snap_find(fs->guest, name))
-			node = gmfs_node_get(fs, KIND_SNAPSHOT, 0, 0, name);
+			node = node_get(fs, KIND_SNAPSHOT, 0, 0, name);
 	} else {
 		e.ino = fixed_lookup(fs, parent, name);
 		/* Fixed names never change: let the kernel keep them. */
