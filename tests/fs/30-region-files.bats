@@ -375,6 +375,20 @@ print(before, mbefore, os.pread(fd, 4, 0x400).hex(), m[0x400:0x404].hex())
 	[ "$(xxd -p -s 0 -l 1 "$big")" = 01 ]
 }
 
+@test "a file open before a split keeps reading and writing the same addresses" {
+	ask ctl "write 0x403000 5a5a" >/dev/null
+	exec 4<>"$R"
+	ask ctl "protect 0x401000 0x1000 r--" >/dev/null
+	# The name is gone: the range is three regions now.
+	[ ! -e "$R" ]
+	[ "$(py 'import os; print(os.fstat(4).st_size)')" = 16384 ]
+	[ "$(py 'import os; print(os.pread(4, 2, 0x3000).hex())')" = 5a5a ]
+	py 'import os; os.pwrite(4, b"\x77", 0x3001)'
+	exec 4>&-
+	run ask ctl "read 0x403000 2"
+	[ "$output" = 5a77 ]
+}
+
 @test "the top page of a 64-bit guest is reached through its region file" {
 	ask ctl "map 0xfffffffffffff000 0x1000" >/dev/null
 	local top=$MNT/regions/fffffffffffff000-10000000000000000
