@@ -178,7 +178,9 @@ void gmfs_region_setattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 			 struct stat *attr, int to_set)
 {
 	struct gmfs_node *node = gmfs_node_of(ino);
-	uint64_t size = node ? node->size : 0;
+	/* The last offset: mem's is the last address. */
+	uint64_t last = node ? node->size - 1 : gm_guest_last_addr(fs->guest);
+	uint64_t size = (uint64_t)attr->st_size;
 	char line[128];
 	int rc = 0;
 
@@ -186,14 +188,9 @@ void gmfs_region_setattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (!node) { /* mem: its size is the address space */
-		gm_guest_lock(fs->guest);
-		size = gm_guest_last_addr(fs->guest);
-		gm_guest_unlock(fs->guest);
-	}
 	/* Truncating cannot shrink guest memory: up to the size is a no-op,
 	 * so `cat f > region` patches the region's start. */
-	if ((to_set & FUSE_SET_ATTR_SIZE) && (uint64_t)attr->st_size > size) {
+	if ((to_set & FUSE_SET_ATTR_SIZE) && size && size - 1 > last) {
 		fuse_reply_err(req, EFBIG);
 		return;
 	}
