@@ -40,11 +40,8 @@ static const char *bound_verb(fuse_ino_t ino)
 static char *reg_command(struct gmfs *fs, fuse_ino_t ino, const char *buf,
 			 size_t size, size_t *len)
 {
-	const struct gm_arch *arch = gm_guest_arch(fs->guest);
-	size_t i = ino - INO_REG_FIRST;
-	const char *name = i < arch->nregs    ? arch->regs[i].name
-			   : i == arch->nregs ? "pc"
-					      : "sp";
+	const char *name =
+	    gm_guest_arch(fs->guest)->regs[ino - INO_REG_FIRST].name;
 	size_t head = strlen("reg ") + strlen(name) + 1;
 	char *line;
 
