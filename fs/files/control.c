@@ -59,6 +59,18 @@ static char *reg_command(struct gmfs *fs, fuse_ino_t ino, const char *buf,
 	return line;
 }
 
+/* Make room for a new answer in H. Answers pile up until read: a write
+ * the kernel cut in pieces, or several writes before one read, answer
+ * every line. */
+static void answer_begin(struct gmfs_handle *h)
+{
+	if (h->cursor == h->text.len) {
+		gm_text_reset(&h->text);
+		h->cursor = 0;
+	}
+	h->answered = true;
+}
+
 /* Run TEXT as commands of the control file INO, the answer into H. The
  * caller holds the lock; *INVAL gets what to invalidate after it. */
 static int control_run(struct gmfs *fs, fuse_ino_t ino, struct gmfs_handle *h,
@@ -68,13 +80,7 @@ static int control_run(struct gmfs *fs, fuse_ino_t ino, struct gmfs_handle *h,
 	struct gm_error err = {0};
 	int rc;
 
-	/* Answers pile up until read: a write the kernel cut in pieces, or
-	 * several writes before one read, answer every line. */
-	if (h->cursor == h->text.len) {
-		gm_text_reset(&h->text);
-		h->cursor = 0;
-	}
-	h->answered = true;
+	answer_begin(h);
 	rc = gm_cmd_run(fs->cmd, bound_verb(ino), text, len, &h->text, &err);
 	*ninval = gmfs_changes_take(fs, 0, inval);
 	return rc;
@@ -91,11 +97,7 @@ static int line_too_long(struct gmfs *fs, struct gmfs_handle *h, size_t len)
 		"a line holds less than 1020 KiB (%u bytes); bulk data goes "
 		"through mem or regions/",
 		LINE_MAX_BYTES);
-	if (h->cursor == h->text.len) {
-		gm_text_reset(&h->text);
-		h->cursor = 0;
-	}
-	h->answered = true;
+	answer_begin(h);
 	gm_text_printf(&h->text, "error: %s\n", err.msg);
 	snprintf(what, sizeof(what), "(a line of %zu bytes or more)", len);
 	gm_cmd_log_add(fs->cmd, what, -EINVAL, &err);
