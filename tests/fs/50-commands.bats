@@ -15,17 +15,6 @@ teardown() {
 	unmount_guest
 }
 
-# answer_is FILE TEXT EXPECTED: TEXT written to FILE succeeds and the answer
-# read back is exactly EXPECTED (trailing newlines aside).
-answer_is() {
-	run ask "$1" "$2"
-	if [ "$status" -ne 0 ] || [ "$output" != "$3" ]; then
-		printf 'command:  %s\nstatus:   %s\nanswer:   %s\nexpected: %s\n' \
-			"$2" "$status" "$output" "$3" >&2
-		return 1
-	fi
-}
-
 @test "map ADDR SIZE maps the range rwx with the label [mapped]" {
 	answer_is ctl "map 0x400000 0x2000" ""
 	maps_are "0000000000400000-0000000000402000 rwx [mapped]" "$STACK"

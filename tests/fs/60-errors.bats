@@ -26,23 +26,13 @@ strerror() {
 	esac
 }
 
-# guest_state: everything a command could change: maps, every region's
-# bytes, every register, the snapshot names.
-guest_state() {
-	cat "$MNT/maps"
-	(cd "$MNT/regions" && find . -type f -print0 | sort -z |
-		xargs -0r sha1sum)
-	(cd "$MNT/regs" && grep -r . | sort)
-	ls "$MNT/snapshots"
-}
-
 # fails_with FILE COMMAND ERRNO MESSAGE: COMMAND written to FILE fails, in
 # every way SPEC §4 promises, with ERRNO and `error: MESSAGE`, and changes
 # nothing. The log line names the verb of a bound control file.
 fails_with() {
 	local file=$1 cmd=$2 errno=$3 msg=$4 logged=$2 before after strerror
 	[ "$file" = ctl ] || logged="$file${cmd:+ $cmd}"
-	before=$(guest_state)
+	before=$(guest_state --snapshots)
 
 	run ask_errno "$file" "$cmd"
 	if [ "$output" != "$errno" ]; then
@@ -73,7 +63,7 @@ fails_with() {
 		return 1
 	fi
 
-	after=$(guest_state)
+	after=$(guest_state --snapshots)
 	if [ "$before" != "$after" ]; then
 		echo "'$cmd' on $file changed the guest:" >&2
 		diff -u <(echo "$before") <(echo "$after") >&2

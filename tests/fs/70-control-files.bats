@@ -11,25 +11,6 @@ teardown() {
 	unmount_guest
 }
 
-# answer_is FILE TEXT EXPECTED: TEXT written to FILE succeeds and the answer
-# read back is exactly EXPECTED (trailing newlines aside).
-answer_is() {
-	run ask "$1" "$2"
-	if [ "$status" -ne 0 ] || [ "$output" != "$3" ]; then
-		printf '%s <- %s\nstatus:   %s\nanswer:   %s\nexpected: %s\n' \
-			"$1" "$2" "$status" "$output" "$3" >&2
-		return 1
-	fi
-}
-
-# guest_state: maps, every region's bytes and every register.
-guest_state() {
-	cat "$MNT/maps"
-	(cd "$MNT/regions" && find . -type f -print0 | sort -z |
-		xargs -0r sha1sum)
-	(cd "$MNT/regs" && grep -r . | sort)
-}
-
 # same_state EXPECTED: the guest_state is EXPECTED, else show the diff.
 same_state() {
 	local now

@@ -146,6 +146,27 @@ except OSError as e:
 
 # --- checks that print what differs when they fail ---
 
+# answer_is FILE TEXT EXPECTED: TEXT written to FILE succeeds and the answer
+# read back is exactly EXPECTED (trailing newlines aside).
+answer_is() {
+	run ask "$1" "$2"
+	if [ "$status" -ne 0 ] || [ "$output" != "$3" ]; then
+		printf '%s <- %s\nstatus:   %s\nanswer:   %s\nexpected: %s\n' \
+			"$1" "$2" "$status" "$output" "$3" >&2
+		return 1
+	fi
+}
+
+# guest_state [--snapshots]: maps, every region's bytes and every register
+# (and the snapshot names), to compare before and after.
+guest_state() {
+	cat "$MNT/maps"
+	(cd "$MNT/regions" && find . -type f -print0 | sort -z |
+		xargs -0r sha1sum)
+	(cd "$MNT/regs" && grep -r . | sort)
+	[ "${1-}" != --snapshots ] || ls "$MNT/snapshots"
+}
+
 # maps_are LINES...: the maps file is exactly these lines (none: empty).
 maps_are() {
 	local expected=
