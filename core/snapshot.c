@@ -5,6 +5,7 @@
  */
 #include "guest-priv.h"
 #include "regs.h"
+#include "snapfile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,40 +13,66 @@
 #include <string.h>
 #include <sys/mman.h>
 
-static bool page_is_zero(const uint8_t *p, size_t n)
-{
-	return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
-}
-
-static bool bit_get(const uint8_t *bits, uint64_t i)
-{
-	return bits[i / 8] & (1u << (i % 8));
-}
-
-static void snap_free(struct gm_snapshot *s)
-{
-	if (!s)
-		return;
-	for (size_t i = 0; i < s->nregions; i++) {
-		struct gm_snap_region *r = &s->regions[i];
-
-		if (r->bytes)
-			munmap(r->bytes, r->size);
-		free(r->present);
-		free(r->label);
-	}
-	free(s->regions);
-	free(s->regs);
-	free(s->name);
-	free(s);
-}
-
 static size_t snap_index(const struct gm_guest *g, const char *name)
 {
 	for (size_t i = 0; i < g->nsnaps; i++)
 		if (strcmp(g->snaps[i]->name, name) == 0)
 			return i;
 	return SIZE_MAX;
+}
+
+/* Room in g->snaps for one more. */
+static int snap_grow(struct gm_guest *g, struct gm_error *err)
+{
+	struct gm_snapshot **v =
+	    realloc(g->snaps, (g->nsnaps + 1) * sizeof(*v));
+
+	if (!v)
+		return gm_fail(err, ENOSPC, "no host memory for a snapshot");
+	g->snaps = v;
+	return 0;
+}
+
+/* What a snapshot named NAME may store: the limit less what the others
+ * hold (the one of that name is replaced, so it does not count). */
+static uint64_t snap_budget(const struct gm_guest *g, const char *name)
+{
+	size_t old = snap_index(g, name);
+	uint64_t budget =
+	    g->snap_limit > g->snap_bytes ? g->snap_limit - g->snap_bytes : 0;
+
+	if (old != SIZE_MAX)
+		budget += g->snaps[old]->stored_bytes;
+	return budget;
+}
+
+/* Add S, replacing the snapshot of its name; g->snaps has room. */
+static void snap_insert(struct gm_guest *g, struct gm_snapshot *s)
+{
+	if (snap_index(g, s->name) != SIZE_MAX)
+		gm_snap_drop(g, s->name, NULL);
+	g->snaps[g->nsnaps++] = s;
+	g->snap_bytes += s->stored_bytes;
+}
+
+/* Whether S, made elsewhere, describes memory of this guest's kind. */
+static int snap_fits(const struct gm_guest *g, const struct gm_snapshot *s,
+		     struct gm_error *err)
+{
+	if (s->borrowed) /* no bitmap, and its memory may be the guest's */
+		return gm_fail(err, EINVAL, "a view is not a snapshot");
+	if (s->arch != g->arch)
+		return gm_fail(err, EINVAL,
+			       "a snapshot of an architecture other than this "
+			       "guest's: %s, not %s",
+			       s->arch->name, g->arch->name);
+	if (s->page_size != g->page_size)
+		return gm_fail(err, EINVAL,
+			       "a snapshot with 0x%llx-byte pages, and this "
+			       "guest's are 0x%llx",
+			       (unsigned long long)s->page_size,
+			       (unsigned long long)g->page_size);
+	return 0;
 }
 
 int gm_snap_name_check(const char *name, struct gm_error *err)
@@ -72,10 +99,11 @@ int gm_snap_name_check(const char *name, struct gm_error *err)
 	return 0;
 }
 
-/* Copy region R into SR, page by page, leaving zero pages unwritten.
- * BUDGET is what snapshot memory may still grow by. */
+/* Copy region R into SR, page by page, leaving zero pages unwritten;
+ * with S->borrowed, point SR at R's memory instead. BUDGET is what
+ * snapshot memory may still grow by. */
 static int capture_region(const struct gm_guest *g, const struct gm_region *r,
-			  struct gm_snap_region *sr, uint64_t *stored,
+			  struct gm_snapshot *s, struct gm_snap_region *sr,
 			  uint64_t budget, struct gm_error *err)
 {
 	uint64_t pages = r->size / g->page_size;
@@ -85,56 +113,65 @@ static int capture_region(const struct gm_guest *g, const struct gm_region *r,
 	sr->perms = r->perms;
 	sr->label_len = r->label_len;
 	sr->label = malloc(r->label_len + 1);
+	if (!sr->label)
+		return gm_fail(err, ENOMEM, "out of memory");
+	memcpy(sr->label, r->label, r->label_len + 1);
+	if (s->borrowed) {
+		sr->bytes = r->host;
+		return 0;
+	}
 	sr->present = calloc((size_t)(pages + 7) / 8, 1);
 	sr->bytes = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sr->bytes == MAP_FAILED)
 		sr->bytes = NULL;
-	if (!sr->label || !sr->present || !sr->bytes)
+	if (!sr->present || !sr->bytes)
 		return gm_fail(err, ENOSPC,
 			       "no host memory for a snapshot of 0x%llx bytes",
 			       (unsigned long long)r->size);
-	memcpy(sr->label, r->label, r->label_len + 1);
 	for (uint64_t p = 0; p < pages; p++) {
 		const uint8_t *src = r->host + p * g->page_size;
 
-		if (page_is_zero(src, g->page_size))
+		if (gm_page_is_zero(src, g->page_size))
 			continue;
-		if (*stored + g->page_size > budget)
+		if (s->stored_bytes + g->page_size > budget)
 			return gm_fail(err, ENOSPC,
 				       "snapshots may hold 0x%llx bytes and "
 				       "this one needs more",
 				       (unsigned long long)g->snap_limit);
 		memcpy(sr->bytes + p * g->page_size, src, g->page_size);
 		sr->present[p / 8] |= (uint8_t)(1u << (p % 8));
-		*stored += g->page_size;
+		s->stored_bytes += g->page_size;
 	}
 	return 0;
 }
 
+/* The guest as snapshot NAME (NULL for a view), copied, or borrowed when
+ * BORROW. */
 static int capture(struct gm_guest *g, const char *name, uint64_t budget,
-		   struct gm_snapshot **out, struct gm_error *err)
+		   bool borrow, struct gm_snapshot **out, struct gm_error *err)
 {
 	struct gm_snapshot *s = calloc(1, sizeof(*s));
 	int rc = 0;
 
-	if (!s || !(s->name = strdup(name)) ||
+	if (!s || (name && !(s->name = strdup(name))) ||
 	    !(s->regions = calloc(g->nregions + 1, sizeof(*s->regions))) ||
 	    !(s->regs = calloc(g->arch->nregs, sizeof(*s->regs)))) {
-		snap_free(s);
+		gm_snapshot_free(s);
 		return gm_fail(err, ENOSPC, "no host memory for a snapshot");
 	}
 	s->arch = g->arch;
 	s->page_size = g->page_size;
+	s->borrowed = borrow;
 	for (size_t i = 0; i < g->nregions && rc == 0; i++) {
 		s->nregions++;
-		rc = capture_region(g, &g->regions[i], &s->regions[i],
-				    &s->stored_bytes, budget, err);
+		rc = capture_region(g, &g->regions[i], s, &s->regions[i],
+				    budget, err);
 	}
 	for (size_t i = 0; i < g->arch->nregs && rc == 0; i++)
 		rc = gm_reg_read(g, &g->arch->regs[i], &s->regs[i], err);
 	if (rc < 0) {
-		snap_free(s);
+		gm_snapshot_free(s);
 		return rc;
 	}
 	*out = s;
@@ -145,9 +182,7 @@ int gm_snap_save(struct gm_guest *g, const char *name, const char **saved,
 		 struct gm_error *err)
 {
 	char auto_name[32];
-	struct gm_snapshot *s = NULL, **v;
-	size_t old;
-	uint64_t budget;
+	struct gm_snapshot *s = NULL;
 	int rc;
 
 	if (!name) {
@@ -158,28 +193,44 @@ int gm_snap_save(struct gm_guest *g, const char *name, const char **saved,
 		name = auto_name;
 	}
 	rc = gm_snap_name_check(name, err);
+	if (rc == 0)
+		rc = snap_grow(g, err);
 	if (rc < 0)
 		return rc;
-	v = realloc(g->snaps, (g->nsnaps + 1) * sizeof(*v));
-	if (!v)
-		return gm_fail(err, ENOSPC, "no host memory for a snapshot");
-	g->snaps = v;
-	old = snap_index(g, name);
-	/* The snapshot this one replaces is freed after, so it counts. */
-	budget =
-	    g->snap_limit > g->snap_bytes ? g->snap_limit - g->snap_bytes : 0;
-	if (old != SIZE_MAX)
-		budget += g->snaps[old]->stored_bytes;
-	rc = capture(g, name, budget, &s, err);
+	rc = capture(g, name, snap_budget(g, name), false, &s, err);
 	if (rc < 0)
 		return rc;
-	if (old != SIZE_MAX)
-		gm_snap_drop(g, name, NULL);
-	g->snaps[g->nsnaps++] = s;
-	g->snap_bytes += s->stored_bytes;
+	snap_insert(g, s);
 	if (saved)
 		*saved = s->name;
 	return 0;
+}
+
+int gm_snap_add(struct gm_guest *g, struct gm_snapshot *s, struct gm_error *err)
+{
+	int rc = snap_fits(g, s, err);
+
+	if (rc == 0)
+		rc = gm_snap_name_check(s->name, err);
+	if (rc < 0)
+		return rc;
+	if (s->stored_bytes > snap_budget(g, s->name))
+		return gm_fail(err, ENOSPC,
+			       "snapshots may hold 0x%llx bytes and this one "
+			       "needs more",
+			       (unsigned long long)g->snap_limit);
+	rc = snap_grow(g, err);
+	if (rc < 0)
+		return rc;
+	snap_insert(g, s);
+	return 0;
+}
+
+int gm_snap_view(struct gm_guest *g, struct gm_snapshot **out,
+		 struct gm_error *err)
+{
+	*out = NULL;
+	return capture(g, NULL, 0, true, out, err);
 }
 
 /* Restore */
@@ -234,16 +285,16 @@ static void restore_bytes(const struct gm_guest *g,
 	uint64_t pages = sr->size / g->page_size, ps = g->page_size;
 
 	for (uint64_t p = 0, q; p < pages; p = q) {
-		bool present = bit_get(sr->present, p);
+		bool present = gm_snap_page_saved(sr, p);
 
 		for (q = p + 1;
-		     q < pages && bit_get(sr->present, q) == present;)
+		     q < pages && gm_snap_page_saved(sr, q) == present;)
 			q++;
 		if (present) /* one copy per run of saved pages */
 			memcpy(host + p * ps, sr->bytes + p * ps, (q - p) * ps);
 		else if (!fresh)
 			for (uint64_t z = p; z < q; z++)
-				if (!page_is_zero(host + z * ps, ps))
+				if (!gm_page_is_zero(host + z * ps, ps))
 					memset(host + z * ps, 0, ps);
 	}
 }
@@ -272,15 +323,24 @@ int gm_snap_restore(struct gm_guest *g, const char *name, struct gm_error *err)
 	const struct gm_snapshot *s = name	  ? gm_snap_find(g, name)
 				      : g->nsnaps ? g->snaps[g->nsnaps - 1]
 						  : NULL;
-	struct gm_region *new = NULL;
-	uint64_t *backup = NULL;
-	bool *fresh = NULL;
-	int rc;
 
 	if (!s)
 		return name ? gm_fail(err, ENOENT, "no snapshot named \"%s\"",
 				      name)
 			    : gm_fail(err, ENOENT, "no snapshot to restore");
+	return gm_snap_restore_from(g, s, err);
+}
+
+int gm_snap_restore_from(struct gm_guest *g, const struct gm_snapshot *s,
+			 struct gm_error *err)
+{
+	struct gm_region *new = NULL;
+	uint64_t *backup = NULL;
+	bool *fresh = NULL;
+	int rc = snap_fits(g, s, err);
+
+	if (rc < 0)
+		return rc;
 	new = calloc(s->nregions + 1, sizeof(*new));
 	fresh = calloc(s->nregions + 1, sizeof(*fresh));
 	backup = calloc(g->arch->nregs, sizeof(*backup));
@@ -326,7 +386,7 @@ int gm_snap_drop(struct gm_guest *g, const char *name, struct gm_error *err)
 		return gm_fail(err, ENOENT, "no snapshot named \"%s\"",
 			       name ? name : "");
 	g->snap_bytes -= g->snaps[i]->stored_bytes;
-	snap_free(g->snaps[i]);
+	gm_snapshot_free(g->snaps[i]);
 	memmove(&g->snaps[i], &g->snaps[i + 1],
 		(g->nsnaps - i - 1) * sizeof(*g->snaps));
 	g->nsnaps--;

@@ -5,8 +5,10 @@
 #ifndef GM_SNAPSHOT_H
 #define GM_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "arch.h"
 #include "error.h"
@@ -27,6 +29,19 @@ struct gm_snap_region {
 	uint8_t *present; /* one bit per page of the guest's page size */
 };
 
+/* Whether page P of R was saved (its bit in PRESENT). */
+static inline bool gm_snap_page_saved(const struct gm_snap_region *r,
+				      uint64_t p)
+{
+	return r->present[p / 8] & (1u << (p % 8));
+}
+
+/* Whether the N (>= 1) bytes at P are all zero: a page not worth storing. */
+static inline bool gm_page_is_zero(const uint8_t *p, size_t n)
+{
+	return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
 struct gm_snapshot {
 	char *name;
 	const struct gm_arch *arch;
@@ -35,6 +50,9 @@ struct gm_snapshot {
 	struct gm_snap_region *regions; /* sorted by address */
 	uint64_t *regs;			/* arch->nregs values, table order */
 	uint64_t stored_bytes;		/* non-zero pages held */
+	/* From gm_snap_view: the regions' bytes are the guest's memory and
+	 * there is no present bitmap (a page is stored when not zero). */
+	bool borrowed;
 };
 
 /* Save the guest as NAME (NULL: "snap-N"), replacing a snapshot of that
@@ -46,6 +64,25 @@ int gm_snap_save(struct gm_guest *g, const char *name, const char **saved,
 /* Make the guest exactly as snapshot NAME (NULL: the newest). -ENOENT no
  * such snapshot; on any error the guest is unchanged. */
 int gm_snap_restore(struct gm_guest *g, const char *name, struct gm_error *err);
+
+/* Make the guest exactly as S, a snapshot not among the guest's (read
+ * from a file). -EINVAL when S is of another architecture or page size;
+ * on any error the guest is unchanged. */
+int gm_snap_restore_from(struct gm_guest *g, const struct gm_snapshot *s,
+			 struct gm_error *err);
+
+/* Add S (read from a file) to the guest's snapshots under S->name,
+ * replacing one of that name; the guest owns S on success. -EINVAL bad
+ * name, another architecture or page size; -ENOSPC the snapshot memory
+ * limit. */
+int gm_snap_add(struct gm_guest *g, struct gm_snapshot *s,
+		struct gm_error *err);
+
+/* The guest as it is now, as a snapshot that borrows its memory instead
+ * of copying it: valid while the guest does not change (hold the lock),
+ * freed with gm_snapshot_free. -ENOMEM. */
+int gm_snap_view(struct gm_guest *g, struct gm_snapshot **out,
+		 struct gm_error *err);
 
 /* Delete snapshot NAME. -ENOENT when there is none. */
 int gm_snap_drop(struct gm_guest *g, const char *name, struct gm_error *err);

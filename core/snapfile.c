@@ -1,0 +1,513 @@
+/*
+ * Snapshot files: writing a gm_snapshot as the bytes of the format, and
+ * reading them back with every field checked against the bytes there are.
+ * The layout is in README "Snapshot files"; the offsets below follow it.
+ */
+#include "snapfile.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "arch.h"
+#include "crc32c.h"
+#include "regions.h"
+
+#define ARCH_FIELD   16 /* the architecture's name, NUL-padded */
+#define REGION_FIXED 24 /* start, size, perms, label length */
+#define RUN_HEAD     16 /* offset, length */
+#define REG_FIXED    9	/* name length, value */
+#define TRAILER	     4	/* the CRC */
+
+void gm_snapshot_free(struct gm_snapshot *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nregions; i++) {
+		struct gm_snap_region *r = &s->regions[i];
+
+		if (r->bytes && !s->borrowed)
+			munmap(r->bytes, r->size);
+		free(r->present);
+		free(r->label);
+	}
+	free(s->regions);
+	free(s->regs);
+	free(s->name);
+	free(s);
+}
+
+/* Little-endian fields, whatever the host. */
+static void put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* Whether page P of R is stored: its present bit, or for a snapshot that
+ * borrows the guest's memory (no bitmap), whether it holds a non-zero
+ * byte. */
+static bool page_stored(const struct gm_snapshot *s,
+			const struct gm_snap_region *r, uint64_t p)
+{
+	if (r->present)
+		return gm_snap_page_saved(r, p);
+	return !gm_page_is_zero(r->bytes + p * s->page_size, s->page_size);
+}
+
+/* The next run of stored pages of R at or after page *P: its first page
+ * and count in *FIRST and *COUNT, false when there is none. */
+static bool next_run(const struct gm_snapshot *s,
+		     const struct gm_snap_region *r, uint64_t *p,
+		     uint64_t *first, uint64_t *count)
+{
+	uint64_t pages = r->size / s->page_size;
+
+	while (*p < pages && !page_stored(s, r, *p))
+		++*p;
+	if (*p == pages)
+		return false;
+	*first = *p;
+	while (*p < pages && page_stored(s, r, *p))
+		++*p;
+	*count = *p - *first;
+	return true;
+}
+
+uint64_t gm_snapfile_size(const struct gm_snapshot *s)
+{
+	uint64_t size = GM_SNAPFILE_HEADER_SIZE + TRAILER;
+
+	for (size_t i = 0; i < s->arch->nregs; i++)
+		size += REG_FIXED + strlen(s->arch->regs[i].name);
+	for (size_t i = 0; i < s->nregions; i++) {
+		const struct gm_snap_region *r = &s->regions[i];
+		uint64_t p = 0, first, count;
+
+		size += REGION_FIXED + r->label_len + RUN_HEAD;
+		while (next_run(s, r, &p, &first, &count))
+			size += RUN_HEAD + count * s->page_size;
+	}
+	return size;
+}
+
+/* Writing: small fields gather in a buffer, page runs go to the sink
+ * straight from the snapshot's memory; the CRC follows both. */
+struct writer {
+	gm_snapfile_sink sink;
+	void *ctx;
+	uint32_t crc;
+	uint8_t buf[4096];
+	size_t len;
+	int rc;
+};
+
+static void w_flush(struct writer *w)
+{
+	if (w->rc == 0 && w->len)
+		w->rc = w->sink(w->ctx, w->buf, w->len);
+	w->len = 0;
+}
+
+static void w_bytes(struct writer *w, const void *bytes, size_t len)
+{
+	w->crc = gm_crc32c(w->crc, bytes, len);
+	if (len > sizeof(w->buf) - w->len) {
+		w_flush(w);
+		if (len > sizeof(w->buf)) {
+			if (w->rc == 0)
+				w->rc = w->sink(w->ctx, bytes, len);
+			return;
+		}
+	}
+	memcpy(w->buf + w->len, bytes, len);
+	w->len += len;
+}
+
+static void w_le(struct writer *w, uint64_t v, unsigned n)
+{
+	uint8_t field[8];
+
+	put_le(field, v, n);
+	w_bytes(w, field, n);
+}
+
+static void write_header(struct writer *w, const struct gm_snapshot *s)
+{
+	uint8_t h[GM_SNAPFILE_HEADER_SIZE] = {0};
+
+	memcpy(h, GM_SNAPFILE_MAGIC, 8);
+	put_le(h + 8, GM_SNAPFILE_VERSION, 4);
+	/* h + 12: flags, none defined */
+	memcpy(h + 16, s->arch->name, strlen(s->arch->name));
+	put_le(h + 32, s->page_size, 8);
+	put_le(h + 40, s->nregions, 4);
+	put_le(h + 44, s->arch->nregs, 4);
+	w_bytes(w, h, sizeof(h));
+}
+
+static void write_region(struct writer *w, const struct gm_snapshot *s,
+			 const struct gm_snap_region *r)
+{
+	uint64_t p = 0, first, count;
+
+	w_le(w, r->start, 8);
+	w_le(w, r->size, 8);
+	w_le(w, r->perms, 4);
+	w_le(w, r->label_len, 4);
+	w_bytes(w, r->label, r->label_len);
+	while (next_run(s, r, &p, &first, &count) && w->rc == 0) {
+		w_le(w, first * s->page_size, 8);
+		w_le(w, count * s->page_size, 8);
+		w_bytes(w, r->bytes + first * s->page_size,
+			count * s->page_size);
+	}
+	w_le(w, 0, 8); /* the end of the runs: offset 0, length 0 */
+	w_le(w, 0, 8);
+}
+
+int gm_snapfile_write(const struct gm_snapshot *s, gm_snapfile_sink sink,
+		      void *ctx, struct gm_error *err)
+{
+	struct writer *w = calloc(1, sizeof(*w));
+	uint8_t crc[TRAILER];
+	int rc;
+
+	if (!w)
+		return gm_fail(err, ENOMEM, "out of memory");
+	w->sink = sink;
+	w->ctx = ctx;
+	write_header(w, s);
+	for (size_t i = 0; i < s->arch->nregs; i++) {
+		const char *name = s->arch->regs[i].name;
+
+		w_le(w, strlen(name), 1);
+		w_bytes(w, name, strlen(name));
+		w_le(w, s->regs[i], 8);
+	}
+	for (size_t i = 0; i < s->nregions && w->rc == 0; i++)
+		write_region(w, s, &s->regions[i]);
+	w_flush(w);
+	put_le(crc, w->crc, TRAILER);
+	if (w->rc == 0)
+		w->rc = sink(ctx, crc, TRAILER);
+	rc = w->rc;
+	free(w);
+	if (rc < 0)
+		return gm_fail(err, -rc, "cannot write the snapshot: %s",
+			       strerror(-rc));
+	return 0;
+}
+
+/* Reading: a cursor over the bytes that refuses to pass their end. */
+struct reader {
+	const uint8_t *bytes;
+	size_t len, off;
+	struct gm_error *err;
+};
+
+static int bad(struct reader *r, const char *why)
+{
+	return gm_fail(r->err, EINVAL, "not a valid snapshot: %s (at byte %zu)",
+		       why, r->off);
+}
+
+/* The next N bytes in *P, or -EINVAL naming WHAT when the file ends. */
+static int take(struct reader *r, size_t n, const uint8_t **p, const char *what)
+{
+	if (n > r->len - r->off) {
+		gm_fail(r->err, EINVAL,
+			"not a valid snapshot: the file ends inside %s (at "
+			"byte %zu of %zu)",
+			what, r->off, r->len);
+		return -EINVAL;
+	}
+	*p = r->bytes + r->off;
+	r->off += n;
+	return 0;
+}
+
+static int take_le(struct reader *r, unsigned n, uint64_t *v, const char *what)
+{
+	const uint8_t *p;
+	int rc = take(r, n, &p, what);
+
+	if (rc == 0)
+		*v = get_le(p, n);
+	return rc;
+}
+
+static bool is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* The header: magic, version, architecture, page size, counts. */
+static int read_header(struct reader *r, const struct gm_snapfile_want *want,
+		       struct gm_snapshot *s, uint64_t *nregions,
+		       struct gm_snapfile_about *about)
+{
+	const uint8_t *h;
+	char arch[ARCH_FIELD + 1] = {0};
+	uint64_t version, flags, nregs;
+
+	if (r->len < 8 || memcmp(r->bytes, GM_SNAPFILE_MAGIC, 8) != 0)
+		return bad(r,
+			   "it does not start with \"" GM_SNAPFILE_MAGIC "\"");
+	if (take(r, GM_SNAPFILE_HEADER_SIZE, &h, "the header") < 0)
+		return -EINVAL;
+	version = get_le(h + 8, 4);
+	about->version = (uint32_t)version;
+	if (version != GM_SNAPFILE_VERSION)
+		return gm_fail(r->err, EINVAL,
+			       "snapshot format version %llu: this gmemfs "
+			       "reads version %d",
+			       (unsigned long long)version,
+			       GM_SNAPFILE_VERSION);
+	flags = get_le(h + 12, 4);
+	if (flags != 0)
+		return bad(r, "unknown flags in the header");
+	memcpy(arch, h + 16, ARCH_FIELD);
+	for (size_t i = strlen(arch); i < ARCH_FIELD; i++)
+		if (h[16 + i] != 0)
+			return bad(r, "the architecture field is not "
+				      "NUL-padded");
+	s->arch = gm_arch_find(arch);
+	if (!s->arch)
+		return bad(r, "unknown architecture");
+	if (want->arch && want->arch != s->arch)
+		return gm_fail(r->err, EINVAL,
+			       "a snapshot of an architecture other than "
+			       "this guest's: %s, not %s",
+			       s->arch->name, want->arch->name);
+	s->page_size = get_le(h + 32, 8);
+	if (!is_pow2(s->page_size) || s->page_size < 512 ||
+	    s->page_size > 65536)
+		return bad(r, "the page size is not a power of two from 512 "
+			      "to 64 KiB");
+	if (want->page_size && want->page_size != s->page_size)
+		return gm_fail(r->err, EINVAL,
+			       "a snapshot with 0x%llx-byte pages, and this "
+			       "guest's are 0x%llx",
+			       (unsigned long long)s->page_size,
+			       (unsigned long long)want->page_size);
+	*nregions = get_le(h + 40, 4);
+	nregs = get_le(h + 44, 4);
+	if (nregs != s->arch->nregs)
+		return gm_fail(r->err, EINVAL,
+			       "not a valid snapshot: %llu registers, and "
+			       "%s has %zu",
+			       (unsigned long long)nregs, s->arch->name,
+			       s->arch->nregs);
+	return 0;
+}
+
+/* The CRC in the last 4 bytes against the bytes before them. */
+static int check_crc(struct reader *r, const struct gm_snapfile_want *want,
+		     struct gm_snapfile_about *about)
+{
+	if (r->len < GM_SNAPFILE_HEADER_SIZE + TRAILER)
+		return bad(r, "the file ends before its checksum");
+	about->checksum_stored =
+	    (uint32_t)get_le(r->bytes + r->len - TRAILER, TRAILER);
+	about->checksum_computed = gm_crc32c(0, r->bytes, r->len - TRAILER);
+	about->checksum_ok = about->checksum_stored == about->checksum_computed;
+	if (!about->checksum_ok && !want->any_checksum)
+		return gm_fail(r->err, EINVAL,
+			       "not a valid snapshot: the checksum does not "
+			       "match (the file is damaged or cut short)");
+	r->len -= TRAILER; /* the fields end where the trailer starts */
+	return 0;
+}
+
+/* Every register of the architecture, once each, by name. */
+static int read_regs(struct reader *r, struct gm_snapshot *s)
+{
+	const struct gm_arch *a = s->arch;
+	bool *seen = calloc(a->nregs, sizeof(*seen));
+	int rc = 0;
+
+	s->regs = calloc(a->nregs, sizeof(*s->regs));
+	if (!seen || !s->regs) {
+		free(seen);
+		return gm_fail(r->err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < a->nregs && rc == 0; i++) {
+		uint64_t len, value;
+		const uint8_t *name;
+		size_t k;
+
+		rc = take_le(r, 1, &len, "a register");
+		if (rc == 0)
+			rc = take(r, len, &name, "a register name");
+		if (rc == 0)
+			rc = take_le(r, 8, &value, "a register value");
+		if (rc < 0)
+			break;
+		for (k = 0; k < a->nregs; k++)
+			if (strlen(a->regs[k].name) == len &&
+			    memcmp(a->regs[k].name, name, len) == 0)
+				break;
+		if (k == a->nregs)
+			rc = bad(r, "a register this architecture does not "
+				    "have");
+		else if (seen[k])
+			rc = bad(r, "a register given twice");
+		else {
+			seen[k] = true;
+			s->regs[k] = value;
+		}
+	}
+	free(seen);
+	return rc;
+}
+
+/* A region's runs of stored pages, copied into its memory. */
+static int read_runs(struct reader *r, const struct gm_snapshot *s,
+		     struct gm_snap_region *sr, uint64_t *stored)
+{
+	uint64_t next = 0; /* runs come in order, without overlap */
+
+	for (;;) {
+		uint64_t off, len;
+		const uint8_t *data;
+
+		if (take_le(r, 8, &off, "a run") < 0 ||
+		    take_le(r, 8, &len, "a run") < 0)
+			return -EINVAL;
+		if (len == 0)
+			return off == 0 ? 0
+					: bad(r, "a run of no bytes that is "
+						 "not the end mark");
+		if (off % s->page_size || len % s->page_size)
+			return bad(r, "a run that is not whole pages");
+		if (off < next || off > sr->size || len > sr->size - off)
+			return bad(r, "a run out of order or past its "
+				      "region");
+		if (take(r, len, &data, "a run's bytes") < 0)
+			return -EINVAL;
+		memcpy(sr->bytes + off, data, len);
+		for (uint64_t p = off / s->page_size;
+		     p < (off + len) / s->page_size; p++)
+			sr->present[p / 8] |= (uint8_t)(1u << (p % 8));
+		*stored += len;
+		next = off + len;
+	}
+}
+
+/* One region, after the one before it in S->regions; *MAPPED sums the
+ * sizes so far. */
+static int read_region(struct reader *r, struct gm_snapshot *s,
+		       struct gm_snap_region *sr, uint64_t *mapped)
+{
+	uint64_t perms, label_len, last, pages;
+	uint64_t space = s->arch->address_bits == 64
+			     ? UINT64_MAX
+			     : (1ull << s->arch->address_bits) - 1;
+	const uint8_t *label;
+
+	if (take_le(r, 8, &sr->start, "a region") < 0 ||
+	    take_le(r, 8, &sr->size, "a region") < 0 ||
+	    take_le(r, 4, &perms, "a region") < 0 ||
+	    take_le(r, 4, &label_len, "a region") < 0)
+		return -EINVAL;
+	if (sr->size == 0 || sr->start % s->page_size ||
+	    sr->size % s->page_size)
+		return bad(r, "a region that is not whole pages");
+	last = sr->start + (sr->size - 1);
+	if (last < sr->start || last > space)
+		return bad(r, "a region past the address space");
+	if (sr > s->regions && sr->start <= sr[-1].start + (sr[-1].size - 1))
+		return bad(r, "regions out of order or overlapping");
+	if (perms > GM_PERM_ALL)
+		return bad(r, "unknown permission bits");
+	if (label_len > GM_LABEL_MAX)
+		return bad(r, "a label longer than 4096 bytes");
+	if (sr->size > GM_SNAPFILE_MAPPED_MAX - *mapped)
+		return bad(r, "regions mapping more than 1 TiB");
+	*mapped += sr->size;
+	if (take(r, label_len, &label, "a label") < 0)
+		return -EINVAL;
+	sr->perms = (unsigned)perms;
+	sr->label_len = label_len;
+	sr->label = malloc(label_len + 1);
+	pages = sr->size / s->page_size;
+	sr->present = calloc((pages + 7) / 8, 1);
+	sr->bytes = mmap(NULL, sr->size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (sr->bytes == MAP_FAILED)
+		sr->bytes = NULL;
+	if (!sr->label || !sr->present || !sr->bytes)
+		return gm_fail(r->err, ENOMEM,
+			       "no host memory for a region of 0x%llx bytes",
+			       (unsigned long long)sr->size);
+	memcpy(sr->label, label, label_len);
+	sr->label[label_len] = '\0';
+	return read_runs(r, s, sr, &s->stored_bytes);
+}
+
+static int read_body(struct reader *r, const struct gm_snapfile_want *want,
+		     struct gm_snapshot *s, struct gm_snapfile_about *about)
+{
+	uint64_t nregions = 0, mapped = 0;
+	int rc;
+
+	rc = read_header(r, want, s, &nregions, about);
+	if (rc == 0)
+		rc = check_crc(r, want, about);
+	if (rc == 0)
+		rc = read_regs(r, s);
+	if (rc < 0)
+		return rc;
+	/* Each region takes at least its fixed fields and an end mark. */
+	if (nregions > (r->len - r->off) / (REGION_FIXED + RUN_HEAD))
+		return bad(r, "more regions than the file can hold");
+	s->regions = calloc(nregions + 1, sizeof(*s->regions));
+	if (!s->regions)
+		return gm_fail(r->err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < nregions && rc == 0; i++) {
+		s->nregions++;
+		rc = read_region(r, s, &s->regions[i], &mapped);
+	}
+	if (rc == 0 && r->off != r->len)
+		rc = bad(r, "bytes after the last region");
+	return rc;
+}
+
+int gm_snapfile_read(const void *bytes, size_t len, const char *name,
+		     const struct gm_snapfile_want *want,
+		     struct gm_snapshot **out, struct gm_snapfile_about *about,
+		     struct gm_error *err)
+{
+	static const struct gm_snapfile_want any;
+	struct gm_snapfile_about ignored;
+	struct reader r = {.bytes = bytes, .len = len, .err = err};
+	struct gm_snapshot *s = calloc(1, sizeof(*s));
+	int rc;
+
+	*out = NULL;
+	if (!about)
+		about = &ignored;
+	memset(about, 0, sizeof(*about));
+	if (!s || (name && !(s->name = strdup(name)))) {
+		free(s);
+		return gm_fail(err, ENOMEM, "out of memory");
+	}
+	rc = read_body(&r, want ? want : &any, s, about);
+	if (rc < 0) {
+		gm_snapshot_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}

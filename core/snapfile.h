@@ -1,0 +1,63 @@
+/*
+ * The snapshot file format: one gm_snapshot as bytes, little endian on any
+ * host, zero pages not stored, CRC-32C over everything before the trailer.
+ * README "Snapshot files" documents it field by field. Nothing here needs a
+ * guest or an engine, so gmem and the fuzzer read files with it too.
+ */
+#ifndef GM_SNAPFILE_H
+#define GM_SNAPFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "snapshot.h"
+
+#define GM_SNAPFILE_MAGIC	"GMEMSNAP" /* 8 bytes, no NUL */
+#define GM_SNAPFILE_VERSION	1
+#define GM_SNAPFILE_HEADER_SIZE 48
+/* The most a file may map in all: a bound on what reading one allocates
+ * (a present bitmap is a bit per page of it). */
+#define GM_SNAPFILE_MAPPED_MAX (1ull << 40)
+
+/* Takes the file's bytes in order; returns 0 or a negative errno, which
+ * stops the writing. */
+typedef int (*gm_snapfile_sink)(void *ctx, const void *bytes, size_t len);
+
+/* The exact size of S's file. */
+uint64_t gm_snapfile_size(const struct gm_snapshot *s);
+
+/* Write S's file through SINK: the sink's error, with a message in ERR. */
+int gm_snapfile_write(const struct gm_snapshot *s, gm_snapfile_sink sink,
+		      void *ctx, struct gm_error *err);
+
+/* What must hold of a file besides being well formed. */
+struct gm_snapfile_want {
+	const struct gm_arch *arch; /* NULL: any architecture */
+	uint64_t page_size;	    /* 0: any */
+	bool any_checksum; /* a wrong checksum is not an error (for info) */
+};
+
+/* What a file says of itself, filled as far as it was read. */
+struct gm_snapfile_about {
+	uint32_t version;
+	uint32_t checksum_stored, checksum_computed;
+	bool checksum_ok;
+};
+
+/*
+ * Read the LEN bytes of a file into a new snapshot named NAME (NULL: no
+ * name) in *OUT; free it with gm_snapshot_free. -EINVAL with the reason
+ * and the offset when the bytes are not one complete, valid file of the
+ * kind WANT asks for; -ENOMEM. Never reads outside BYTES.
+ */
+int gm_snapfile_read(const void *bytes, size_t len, const char *name,
+		     const struct gm_snapfile_want *want,
+		     struct gm_snapshot **out, struct gm_snapfile_about *about,
+		     struct gm_error *err);
+
+/* Free a snapshot from gm_snapfile_read, gm_snap_view or a save. */
+void gm_snapshot_free(struct gm_snapshot *s);
+
+#endif
