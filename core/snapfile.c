@@ -6,9 +6,13 @@
 #include "snapfile.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "arch.h"
 #include "crc32c.h"
@@ -510,4 +514,120 @@ int gm_snapfile_read(const void *bytes, size_t len, const char *name,
 	}
 	*out = s;
 	return 0;
+}
+
+/* Files on disk */
+
+int gm_snapfile_load(const char *path, const char *name,
+		     const struct gm_snapfile_want *want,
+		     struct gm_snapshot **out, struct gm_snapfile_about *about,
+		     struct gm_error *err)
+{
+	struct stat st;
+	void *bytes = NULL;
+	int fd, rc;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return gm_fail(err, errno, "%s", strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return gm_fail(err, EINVAL, "not a regular file");
+	}
+	if (st.st_size > 0) {
+		bytes = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
+			     fd, 0);
+		if (bytes == MAP_FAILED) {
+			rc = gm_fail(err, errno, "cannot map it: %s",
+				     strerror(errno));
+			close(fd);
+			return rc;
+		}
+	}
+	close(fd);
+	rc = gm_snapfile_read(bytes ? bytes : "", (size_t)st.st_size, name,
+			      want, out, about, err);
+	if (bytes)
+		munmap(bytes, (size_t)st.st_size);
+	return rc;
+}
+
+static int fd_sink(void *ctx, const void *bytes, size_t len)
+{
+	const int *fd = ctx;
+	const char *p = bytes;
+
+	while (len) {
+		ssize_t n = write(*fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* fsync the directory that holds PATH, so that a rename in it lasts. */
+static int sync_dir(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int fd, rc = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
+int gm_snapfile_store(const struct gm_snapshot *s, const char *path,
+		      struct gm_error *err)
+{
+	struct stat st;
+	mode_t mode = stat(path, &st) == 0 ? st.st_mode & 07777 : 0600;
+	char *tmp = malloc(strlen(path) + sizeof(GM_SNAPFILE_TMP_SUFFIX));
+	int fd = -1, rc;
+
+	if (!tmp)
+		return gm_fail(err, ENOMEM, "out of memory");
+	strcpy(stpcpy(tmp, path), GM_SNAPFILE_TMP_SUFFIX);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  mode);
+	if (fd < 0) {
+		rc = gm_fail(err, errno, "cannot create %s: %s", tmp,
+			     strerror(errno));
+		goto out;
+	}
+	fchmod(fd, mode); /* O_CREAT's mode passes the umask */
+	rc = gm_snapfile_write(s, fd_sink, &fd, err);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = gm_fail(err, errno, "cannot sync %s: %s", tmp,
+			     strerror(errno));
+	if (close(fd) < 0 && rc == 0)
+		rc = gm_fail(err, errno, "cannot write %s: %s", tmp,
+			     strerror(errno));
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = gm_fail(err, errno, "cannot rename %s to %s: %s", tmp,
+			     path, strerror(errno));
+	if (rc == 0 && (rc = sync_dir(path)) < 0)
+		gm_fail(err, -rc, "cannot sync the directory of %s: %s", path,
+			strerror(-rc));
+	if (rc < 0) /* after a rename there is none: harmless */
+		unlink(tmp);
+out:
+	free(tmp);
+	return rc;
 }

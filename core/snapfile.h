@@ -57,6 +57,25 @@ int gm_snapfile_read(const void *bytes, size_t len, const char *name,
 		     struct gm_snapshot **out, struct gm_snapfile_about *about,
 		     struct gm_error *err);
 
+/* gm_snapfile_read of the file at PATH. -errno of open() (-ENOENT: no
+ * such file), -EINVAL for what is not a regular file, or what
+ * gm_snapfile_read returns. The file is only read. */
+int gm_snapfile_load(const char *path, const char *name,
+		     const struct gm_snapfile_want *want,
+		     struct gm_snapshot **out, struct gm_snapfile_about *about,
+		     struct gm_error *err);
+
+/*
+ * Replace the file at PATH with S's file, atomically: S goes to PATH +
+ * GM_SNAPFILE_TMP_SUFFIX (made with PATH's permissions, or 0600), which
+ * is synced and renamed over PATH, and the directory synced. A crash at
+ * any moment leaves PATH old or new, never torn. -errno with a message
+ * naming the step that failed; the temporary file is removed then.
+ */
+#define GM_SNAPFILE_TMP_SUFFIX ".tmp"
+int gm_snapfile_store(const struct gm_snapshot *s, const char *path,
+		      struct gm_error *err);
+
 /* Free a snapshot from gm_snapfile_read, gm_snap_view or a save. */
 void gm_snapshot_free(struct gm_snapshot *s);
 

@@ -55,8 +55,10 @@ struct gmfs_node {
 	uint64_t start, size; /* KIND_REGION */
 	char *name;	      /* KIND_SNAPSHOT */
 	uint64_t nlookup;
-	unsigned opened; /* open file handles */
-	bool may_cache;	 /* the kernel may hold pages of it */
+	unsigned opened;    /* open file handles */
+	unsigned importing; /* KIND_SNAPSHOT: handles writing a new file */
+	size_t import_len;  /* KIND_SNAPSHOT: what the last write made */
+	bool may_cache;	    /* the kernel may hold pages of it */
 };
 
 struct gmfs {
@@ -69,6 +71,7 @@ struct gmfs {
 	struct gmfs_node **nodes;
 	size_t nnodes, cap;
 	struct gmfs_handle *handles; /* open files and directories */
+	const char *state_path;	     /* --state, absolute; or NULL */
 };
 
 /* A span of one node's pages the kernel must drop. */
@@ -76,6 +79,16 @@ struct gmfs_inval {
 	fuse_ino_t ino;
 	off_t off, len;
 };
+
+/* state.c: --state FILE. PREPARE makes PATH absolute (the daemon runs in
+ * /) and checks that a file can be written beside it; LOAD gives the
+ * guest FILE holds (NULL when there is no FILE), of ARCH unless NULL;
+ * STORE writes the guest to it atomically. -errno with a message. */
+int gmfs_state_prepare(const char *given, char **path, struct gm_error *err);
+int gmfs_state_load(const char *path, const struct gm_arch *arch,
+		    struct gm_guest **out, struct gm_error *err);
+int gmfs_state_store(struct gm_guest *g, const char *path,
+		     struct gm_error *err);
 
 /* ops.c: the table libfuse calls, dispatching on the kind of node */
 extern const struct fuse_lowlevel_ops gmfs_ops;
@@ -91,6 +104,10 @@ void gmfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		  struct fuse_file_info *fi);
 void gmfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 bool gmfs_ino_valid(struct gmfs *fs, fuse_ino_t ino);
+struct gmfs_node *gmfs_node_get(struct gmfs *fs, enum gmfs_kind kind,
+				uint64_t start, uint64_t size,
+				const char *name);
+void gmfs_node_forget(struct gmfs *fs, struct gmfs_node *n, uint64_t count);
 void gmfs_node_close(struct gmfs *fs, struct gmfs_node *node);
 struct gmfs_node *gmfs_node_of(fuse_ino_t ino);
 enum gmfs_kind gmfs_kind_of(fuse_ino_t ino);
@@ -125,6 +142,12 @@ struct gmfs_handle {
 	struct gm_text pending; /* control files: a line without its end */
 	size_t cursor;		/* control files: next byte to read */
 	bool answered;		/* text holds a command's answer */
+	/* snapshots/NAME: the file, made at open for reading, or written
+	 * to IMPORT's name and imported at close when IMPORT_PENDING. */
+	uint8_t *bytes;
+	size_t len, cap;
+	struct gmfs_node *import;
+	bool import_pending;
 };
 /* A new handle, or NULL when out of memory; free it with
  * gmfs_handle_free. Both under the lock: the daemon frees what is left
@@ -146,7 +169,24 @@ void gmfs_control_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 			const char *buf, size_t size,
 			struct fuse_file_info *fi);
 
-/* files/snapshot.c */
+/* files/snapshot.c: snapshots/NAME in the snapshot file format */
+void gmfs_snapshot_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+			struct fuse_file_info *fi);
+void gmfs_snapshot_create(fuse_req_t req, struct gmfs *fs, const char *name,
+			  struct fuse_file_info *fi);
+void gmfs_snapshot_read(fuse_req_t req, struct gmfs *fs, size_t size, off_t off,
+			struct fuse_file_info *fi);
+void gmfs_snapshot_write(fuse_req_t req, struct gmfs *fs, const char *buf,
+			 size_t size, off_t off, struct fuse_file_info *fi);
+void gmfs_snapshot_setattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+			   struct stat *attr, int to_set,
+			   struct fuse_file_info *fi);
+int gmfs_snapshot_finish(struct gmfs *fs, struct gmfs_handle *h);
+void gmfs_snapshot_release(struct gmfs *fs, struct gmfs_handle *h);
+void gmfs_snapshot_bytes_free(struct gmfs_handle *h);
 void gmfs_snapshot_unlink(fuse_req_t req, struct gmfs *fs, const char *name);
+/* The size of snapshot node NODE's file; the caller holds the lock. */
+int gmfs_snapshot_size(struct gmfs *fs, const struct gmfs_node *node,
+		       uint64_t *size);
 
 #endif

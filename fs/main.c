@@ -14,6 +14,7 @@
 #include "memory.h"
 #include "regions.h"
 #include "regs.h"
+#include "snapfile.h"
 
 #ifndef GMEMFS_VERSION
 #define GMEMFS_VERSION "0.1.0"
@@ -32,6 +33,8 @@ static const char usage[] =
     "                           map a region at start (repeatable)\n"
     "  --load FILE@ADDR         copy FILE's bytes to ADDR, mapping free\n"
     "                           pages rwx (repeatable)\n"
+    "  --state FILE             start from the snapshot file FILE if it\n"
+    "                           exists; write the guest to it at the end\n"
     "  -f, -d, -s, -o OPT       foreground, debug, single thread, FUSE "
     "option\n"
     "  -h, --help               this text\n"
@@ -44,12 +47,14 @@ struct setup_step {
 };
 
 struct options {
-	const char *arch;
+	const char *arch;  /* NULL: the state file's, else x86_64 */
 	const char *stack; /* ADDR:SIZE, or NULL for the default */
 	bool no_stack;
 	struct setup_step *steps;
 	size_t nsteps;
 	const char *mountpoint;
+	const char *state; /* --state FILE as given */
+	char *state_path;  /* and made absolute (we chdir to /) */
 	struct fuse_args fuse;
 	bool help, version;
 };
@@ -116,9 +121,9 @@ static bool parse_options(int argc, char **argv, struct options *opts)
 		} else if (!strcmp(arg, "--no-stack")) {
 			opts->no_stack = true;
 		} else if (is_option(arg, "--state")) {
-			bad_option("--state", NULL,
-				   "snapshot files are not supported yet");
-			return false;
+			if (!(opts->state =
+				  option_value(argc, argv, &i, "--state")))
+				return false;
 		} else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 			opts->help = true;
 		} else if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
@@ -325,10 +330,6 @@ static struct gm_guest *guest_from_options(const struct options *opts)
 	struct gm_error err = {0};
 	struct gm_guest *g;
 
-	if (!arch) {
-		bad_option("--arch", opts->arch, "unknown architecture");
-		return NULL;
-	}
 	if (gm_guest_open(arch, &g, &err)) {
 		fprintf(stderr, "gmemfs: %s\n", err.msg);
 		return NULL;
@@ -353,12 +354,52 @@ fail:
 	return NULL;
 }
 
+/*
+ * The guest: the one --state FILE holds if it exists, else the one the
+ * options describe. *STATUS is the exit status when there is none: a bad
+ * state file is 1, bad options 2.
+ */
+static struct gm_guest *guest_open(struct options *opts, int *status)
+{
+	const struct gm_arch *arch = NULL;
+	struct gm_error err = {0};
+	struct gm_guest *g = NULL;
+
+	*status = EXIT_USAGE;
+	if (opts->arch && !(arch = gm_arch_find(opts->arch))) {
+		bad_option("--arch", opts->arch, "unknown architecture");
+		return NULL;
+	}
+	if (opts->state) {
+		*status = EXIT_FAILURE;
+		if (gmfs_state_prepare(opts->state, &opts->state_path, &err) ||
+		    gmfs_state_load(opts->state_path, arch, &g, &err)) {
+			fprintf(stderr, "gmemfs: --state %s: %s\n", opts->state,
+				err.msg);
+			return NULL;
+		}
+		if (g && (opts->nsteps || opts->stack || opts->no_stack))
+			fprintf(stderr,
+				"gmemfs: --state %s: starting from it; "
+				"--stack, --no-stack, --map and --load "
+				"shape only a new guest\n",
+				opts->state);
+		if (g)
+			return g;
+		*status = EXIT_USAGE;
+	}
+	if (!opts->arch)
+		opts->arch = "x86_64";
+	return guest_from_options(opts);
+}
+
 /* Serve until unmounted or signalled. Returns the exit status: usage
  * errors (libfuse refused an -o option; it said which) are EXIT_USAGE. */
 static int serve(struct gmfs *fs, struct options *opts)
 {
 	struct fuse_cmdline_opts fuse_opts = {0};
 	struct fuse_loop_config *loop = NULL;
+	struct gm_error err = {0};
 	int rc = -1;
 
 	if (fuse_parse_cmdline(&opts->fuse, &fuse_opts))
@@ -392,6 +433,14 @@ static int serve(struct gmfs *fs, struct options *opts)
 	/* A signal ends the loop with its number: a clean exit. */
 	if (rc > 0)
 		rc = 0;
+	/* Before the unmount, so that the mount going away tells a script
+	 * that was waiting for it that the state is written. */
+	if (fs->state_path &&
+	    gmfs_state_store(fs->guest, fs->state_path, &err) < 0) {
+		fprintf(stderr, "gmemfs: --state %s: %s\n", fs->state_path,
+			err.msg);
+		rc = -1;
+	}
 	fuse_session_unmount(fs->se);
 out_signals:
 	fuse_remove_signal_handlers(fs->se);
@@ -405,7 +454,6 @@ int main(int argc, char **argv)
 {
 	struct setup_step steps[argc];
 	struct options opts = {
-	    .arch = "x86_64",
 	    .steps = steps,
 	    .fuse = FUSE_ARGS_INIT(0, NULL),
 	};
@@ -427,11 +475,13 @@ int main(int argc, char **argv)
 	}
 	fuse_opt_add_arg(&opts.fuse, opts.mountpoint);
 	fs.mounted = time(NULL);
-	fs.guest = guest_from_options(&opts);
+	fs.guest = guest_open(&opts, &status);
 	if (!fs.guest) {
+		free(opts.state_path);
 		fuse_opt_free_args(&opts.fuse);
-		return EXIT_USAGE;
+		return status;
 	}
+	fs.state_path = opts.state_path;
 	fs.cmd = gm_cmd_ctx_new(fs.guest);
 	if (fs.cmd) {
 		status = serve(&fs, &opts);
@@ -449,6 +499,7 @@ int main(int argc, char **argv)
 	}
 	free(fs.nodes);
 	gm_guest_close(fs.guest);
+	free(opts.state_path);
 	fuse_opt_free_args(&opts.fuse);
 	return status;
 }

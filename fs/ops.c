@@ -28,8 +28,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		gmfs_region_open(req, fs, ino, fi);
 		return;
 	case KIND_SNAPSHOT:
-		/* The snapshot file format is not there yet. */
-		fuse_reply_err(req, EOPNOTSUPP);
+		gmfs_snapshot_open(req, fs, ino, fi);
 		return;
 	default:
 		gmfs_text_open(req, fs, ino, fi);
@@ -45,6 +44,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	case KIND_MEM:
 	case KIND_REGION:
 		gmfs_region_read(req, fs, ino, size, off);
+		return;
+	case KIND_SNAPSHOT:
+		gmfs_snapshot_read(req, fs, size, off, fi);
 		return;
 	default:
 		gmfs_text_read(req, fs, ino, size, off, fi);
@@ -64,6 +66,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	case KIND_CONTROL:
 	case KIND_REG:
 		gmfs_control_write(req, fs, ino, buf, size, fi);
+		return;
+	case KIND_SNAPSHOT:
+		gmfs_snapshot_write(req, fs, buf, size, off, fi);
 		return;
 	default:
 		fuse_reply_err(req, EBADF);
@@ -85,13 +90,22 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	case KIND_MEM:
 		fuse_reply_err(req, 0);
 		return;
+	case KIND_SNAPSHOT:
+		/* Without a flush (a failed close()), the import runs now. */
+		gmfs_snapshot_finish(fs, (struct gmfs_handle *)fi->fh);
+		gm_guest_lock(fs->guest);
+		gmfs_snapshot_release(fs, (struct gmfs_handle *)fi->fh);
+		gm_guest_unlock(fs->guest);
+		fuse_reply_err(req, 0);
+		return;
 	default:
 		gmfs_text_release(req, fs, ino, fi);
 	}
 }
 
 /* close(): a control file's last line without a newline runs now, and a
- * failure fails the close() (`printf 'unmap 0 1' > MNT/ctl` sees it). */
+ * written snapshot file is imported; a failure fails the close()
+ * (`printf 'unmap 0 1' > MNT/ctl` sees it). */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct gmfs_handle *h = (struct gmfs_handle *)(uintptr_t)fi->fh;
@@ -99,6 +113,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (gmfs_kind_of(ino) == KIND_CONTROL)
 		rc = gmfs_control_finish(fs_of(req), ino, h);
+	else if (gmfs_kind_of(ino) == KIND_SNAPSHOT)
+		rc = gmfs_snapshot_finish(fs_of(req), h);
 	fuse_reply_err(req, -rc);
 }
 
@@ -107,11 +123,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct gmfs *fs = fs_of(req);
 
-	(void)fi;
 	switch (gmfs_kind_of(ino)) {
 	case KIND_MEM:
 	case KIND_REGION:
 		gmfs_region_setattr(req, fs, ino, attr, to_set);
+		return;
+	case KIND_SNAPSHOT:
+		gmfs_snapshot_setattr(req, fs, ino, attr, to_set, fi);
 		return;
 	case KIND_CONTROL:
 	case KIND_REG:
@@ -176,13 +194,17 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, EPERM);
 }
 
-/* The tree is SPEC's: nothing is made, moved or linked in it. Without
- * these, libfuse would answer ENOSYS ("Function not implemented"). */
+/* The tree is SPEC's: nothing is made, moved or linked in it but the
+ * files of snapshots/. Without these, libfuse would answer ENOSYS
+ * ("Function not implemented"). */
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
-	(void)parent, (void)name, (void)mode, (void)fi;
-	fuse_reply_err(req, EACCES);
+	(void)mode;
+	if (parent == INO_SNAPSHOTS)
+		gmfs_snapshot_create(req, fs_of(req), name, fi);
+	else
+		fuse_reply_err(req, EACCES);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,

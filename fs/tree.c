@@ -101,9 +101,8 @@ static size_t node_search(struct gmfs *fs, enum gmfs_kind kind, uint64_t start,
 
 /* The node for a region range or a snapshot name, made if new; NULL when
  * out of memory. */
-static struct gmfs_node *node_get(struct gmfs *fs, enum gmfs_kind kind,
-				  uint64_t start, uint64_t size,
-				  const char *name)
+struct gmfs_node *gmfs_node_get(struct gmfs *fs, enum gmfs_kind kind,
+				uint64_t start, uint64_t size, const char *name)
 {
 	size_t i = node_search(fs, kind, start, size, name);
 	struct gmfs_node *n;
@@ -137,7 +136,7 @@ static struct gmfs_node *node_get(struct gmfs *fs, enum gmfs_kind kind,
 	return n;
 }
 
-static void node_forget(struct gmfs *fs, struct gmfs_node *n, uint64_t count)
+void gmfs_node_forget(struct gmfs *fs, struct gmfs_node *n, uint64_t count)
 {
 	size_t i;
 
@@ -249,9 +248,14 @@ int gmfs_stat(struct gmfs *fs, fuse_ino_t ino, struct stat *st)
 		return 0;
 	}
 	if (node) { /* a snapshot */
-		if (!gm_snap_find(fs->guest, node->name))
-			return -ENOENT;
-		st->st_mode = S_IFREG | 0400;
+		uint64_t size;
+		int rc = gmfs_snapshot_size(fs, node, &size);
+
+		if (rc < 0)
+			return rc;
+		st->st_mode = S_IFREG | 0600; /* writing replaces it */
+		st->st_size = (off_t)size;
+		st->st_blocks = (blkcnt_t)((size + 511) / 512);
 		return 0;
 	}
 	if (ino >= INO_REG_FIRST) {
@@ -319,11 +323,12 @@ void gmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		const struct gm_region *r = gmfs_region_by_name(fs, name);
 
 		if (r)
-			node =
-			    node_get(fs, KIND_REGION, r->start, r->size, NULL);
+			node = gmfs_node_get(fs, KIND_REGION, r->start, r->size,
+					     NULL);
 	} else if (parent == INO_SNAPSHOTS) {
-		if (gm_snap_find(fs->guest, name))
-			node = node_get(fs, KIND_SNAPSHOT, 0, 0, name);
+		/* A name being written is there too, but stat fails for
+		 * it unless the snapshot exists or the write goes on. */
+		node = gmfs_node_get(fs, KIND_SNAPSHOT, 0, 0, name);
 	} else {
 		e.ino = fixed_lookup(fs, parent, name);
 		/* Fixed names never change: let the kernel keep them. */
@@ -335,7 +340,7 @@ void gmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	rc = e.ino ? gmfs_stat(fs, e.ino, &e.attr) : -ENOENT;
 	if (rc && node)
-		node_forget(fs, node, 1);
+		gmfs_node_forget(fs, node, 1);
 	gm_guest_unlock(fs->guest);
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -346,7 +351,7 @@ void gmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void forget_one(struct gmfs *fs, fuse_ino_t ino, uint64_t n)
 {
 	if (ino_is_node(ino))
-		node_forget(fs, gmfs_node_of(ino), n);
+		gmfs_node_forget(fs, gmfs_node_of(ino), n);
 }
 
 void gmfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -507,5 +512,5 @@ void gmfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void gmfs_node_close(struct gmfs *fs, struct gmfs_node *node)
 {
 	node->opened--;
-	node_forget(fs, node, 0);
+	gmfs_node_forget(fs, node, 0);
 }

@@ -1,13 +1,306 @@
 /*
- * snapshots/: one file per saved snapshot; rm drops it (as `drop NAME`).
- * Try it: echo before > /tmp/g/save; ls /tmp/g/snapshots; rm
- * /tmp/g/snapshots/before
+ * snapshots/NAME: each saved snapshot as a file in the snapshot file format
+ * (core/snapfile.h). Reading exports it; writing a file there imports it
+ * when it is closed; rm drops it (as `drop NAME`).
+ * Try it: echo a > /tmp/g/save; cp /tmp/g/snapshots/a a.snap;
+ * cp a.snap /tmp/g/snapshots/b; echo b > /tmp/g/restore
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
 
 #include "gmemfs.h"
+#include "snapfile.h"
 #include "snapshot.h"
+
+/* An import may hold the snapshot memory limit and the fields around it. */
+#define IMPORT_SLACK (64ull << 20)
+
+static struct gmfs_handle *handle_of(struct fuse_file_info *fi)
+{
+	return (struct gmfs_handle *)(uintptr_t)fi->fh;
+}
+
+/* Make room for LEN bytes in H's file, zero-filled past its end. */
+static int bytes_resize(struct gmfs_handle *h, size_t len)
+{
+	if (len > h->cap) {
+		size_t cap = h->cap ? h->cap : 1 << 20;
+		uint8_t *p;
+
+		while (cap < len)
+			cap = cap > SIZE_MAX / 2 ? len : 2 * cap;
+		p = h->bytes ? mremap(h->bytes, h->cap, cap, MREMAP_MAYMOVE)
+			     : mmap(NULL, cap, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return -ENOMEM;
+		h->bytes = p;
+		h->cap = cap;
+	}
+	if (len < h->len) /* cut: what grows back later reads as zero */
+		memset(h->bytes + len, 0, h->len - len);
+	h->len = len;
+	return 0;
+}
+
+void gmfs_snapshot_bytes_free(struct gmfs_handle *h)
+{
+	if (h->bytes)
+		munmap(h->bytes, h->cap);
+	h->bytes = NULL;
+	h->len = h->cap = 0;
+}
+
+static int bytes_sink(void *ctx, const void *bytes, size_t len)
+{
+	struct gmfs_handle *h = ctx;
+
+	memcpy(h->bytes + h->len, bytes, len);
+	h->len += len;
+	return 0;
+}
+
+/* H's bytes become snapshot S's file. The caller holds the lock. */
+static int export(struct gmfs_handle *h, const struct gm_snapshot *s)
+{
+	uint64_t size = gm_snapfile_size(s);
+	int rc;
+
+	if (size > SIZE_MAX)
+		return -EFBIG;
+	rc = bytes_resize(h, (size_t)size);
+	if (rc < 0)
+		return rc;
+	h->len = 0;
+	return gm_snapfile_write(s, bytes_sink, h, NULL);
+}
+
+/* A handle that takes a new file for snapshot NODE; the caller holds the
+ * lock. */
+static struct gmfs_handle *import_begin(struct gmfs *fs, struct gmfs_node *node)
+{
+	struct gmfs_handle *h = gmfs_handle_new(fs);
+
+	if (!h)
+		return NULL;
+	h->import = node;
+	h->import_pending = true; /* even an empty file is checked */
+	node->importing++;
+	node->opened++;
+	node->import_len = 0;
+	return h;
+}
+
+/*
+ * open of an existing snapshot: for reading, the file is made now, whole,
+ * so a reader sees one snapshot even if it is replaced meanwhile; for
+ * writing, with O_TRUNC (as cp and > do), a new file that replaces it at
+ * close.
+ */
+void gmfs_snapshot_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	struct gmfs_node *node = gmfs_node_of(ino);
+	const struct gm_snapshot *s;
+	struct gmfs_handle *h = NULL;
+	int rc = 0;
+
+	gm_guest_lock(fs->guest);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		if (!(fi->flags & O_TRUNC))
+			rc = -EACCES; /* a snapshot is replaced whole */
+		else if (!(h = import_begin(fs, node)))
+			rc = -ENOMEM;
+	} else if (!(s = gm_snap_find(fs->guest, node->name))) {
+		rc = -ENOENT;
+	} else if (!(h = gmfs_handle_new(fs))) {
+		rc = -ENOMEM;
+	} else {
+		rc = export(h, s);
+	}
+	if (rc < 0 && h)
+		gmfs_handle_free(fs, h);
+	gm_guest_unlock(fs->guest);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	fi->keep_cache = 0; /* the name may stand for a newer snapshot */
+	fuse_reply_open(req, fi);
+}
+
+/* create in snapshots/: a new file that becomes snapshot NAME at close. */
+void gmfs_snapshot_create(fuse_req_t req, struct gmfs *fs, const char *name,
+			  struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e = {0};
+	struct gm_error err = {0};
+	struct gmfs_node *node = NULL;
+	struct gmfs_handle *h = NULL;
+	int rc;
+
+	gm_guest_lock(fs->guest);
+	rc = gm_snap_name_check(name, &err);
+	if (rc == 0 && !(node = gmfs_node_get(fs, KIND_SNAPSHOT, 0, 0, name)))
+		rc = -ENOMEM;
+	if (rc == 0 && !(h = import_begin(fs, node)))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		node->nlookup++;
+		e.ino = (fuse_ino_t)(uintptr_t)node;
+		rc = gmfs_stat(fs, e.ino, &e.attr);
+	}
+	if (rc < 0 && h) /* the node lives on through its lookup */
+		gmfs_snapshot_release(fs, h);
+	if (rc < 0 && node)
+		gmfs_node_forget(fs, node, node->nlookup);
+	gm_guest_unlock(fs->guest);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	fuse_reply_create(req, &e, fi);
+}
+
+void gmfs_snapshot_read(fuse_req_t req, struct gmfs *fs, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	struct gmfs_handle *h = handle_of(fi);
+
+	gm_guest_lock(fs->guest);
+	if (h->import || (size_t)off >= h->len)
+		fuse_reply_buf(req, NULL, 0); /* what is written is not shown */
+	else
+		fuse_reply_buf(
+		    req, (char *)h->bytes + off,
+		    size < h->len - (size_t)off ? size : h->len - (size_t)off);
+	gm_guest_unlock(fs->guest);
+}
+
+void gmfs_snapshot_write(fuse_req_t req, struct gmfs *fs, const char *buf,
+			 size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct gmfs_handle *h = handle_of(fi);
+	uint64_t most;
+	int rc = 0;
+
+	gm_guest_lock(fs->guest);
+	most = gm_guest_snapshot_limit(fs->guest) + IMPORT_SLACK;
+	if (!h->import)
+		rc = -EBADF;
+	else if ((uint64_t)off > most || size > most - (uint64_t)off)
+		rc = -EFBIG;
+	else if ((size_t)off + size > h->len)
+		rc = bytes_resize(h, (size_t)off + size);
+	if (rc == 0) {
+		memcpy(h->bytes + off, buf, size);
+		h->import_pending = true;
+		h->import->import_len = h->len;
+	}
+	gm_guest_unlock(fs->guest);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, size);
+}
+
+/* truncate of a file being written (O_TRUNC without atomic_o_trunc, or
+ * ftruncate); a saved snapshot cannot be cut. */
+void gmfs_snapshot_setattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+			   struct stat *attr, int to_set,
+			   struct fuse_file_info *fi)
+{
+	struct gmfs_handle *h = fi ? handle_of(fi) : NULL;
+	int rc = 0;
+
+	if (to_set &
+	    (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	gm_guest_lock(fs->guest);
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (!h || !h->import)
+			rc = -EACCES;
+		else if ((uint64_t)attr->st_size >
+			 gm_guest_snapshot_limit(fs->guest) + IMPORT_SLACK)
+			rc = -EFBIG;
+		else
+			rc = bytes_resize(h, (size_t)attr->st_size);
+		if (rc == 0) {
+			h->import_pending = true;
+			h->import->import_len = h->len;
+		}
+	}
+	gm_guest_unlock(fs->guest);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		gmfs_reply_attr(req, fs, ino);
+}
+
+/*
+ * close(): a file written since it was opened or last closed becomes the
+ * snapshot of its name, or the close fails with EINVAL (not a valid
+ * snapshot of this guest) or ENOSPC (the snapshot memory limit) and no
+ * snapshot changes.
+ */
+int gmfs_snapshot_finish(struct gmfs *fs, struct gmfs_handle *h)
+{
+	struct gm_snapfile_want want = {
+	    .arch = gm_guest_arch(fs->guest),
+	    .page_size = gm_guest_page_size(fs->guest),
+	};
+	struct gm_error err = {0};
+	struct gm_snapshot *s = NULL;
+	char what[GM_SNAP_NAME_MAX + 32];
+	int rc;
+
+	if (!h->import || !h->import_pending)
+		return 0;
+	gm_guest_lock(fs->guest);
+	h->import_pending = false;
+	rc = gm_snapfile_read(h->bytes, h->len, h->import->name, &want, &s,
+			      NULL, &err);
+	if (rc == 0)
+		rc = gm_snap_add(fs->guest, s, &err);
+	if (rc < 0)
+		gm_snapshot_free(s);
+	snprintf(what, sizeof(what), "import snapshots/%s", h->import->name);
+	gm_cmd_log_add(fs->cmd, what, rc, &err);
+	gm_guest_unlock(fs->guest);
+	return rc;
+}
+
+/* The handle goes; the caller holds the lock. */
+void gmfs_snapshot_release(struct gmfs *fs, struct gmfs_handle *h)
+{
+	struct gmfs_node *node = h->import;
+
+	gmfs_handle_free(fs, h);
+	if (node) {
+		node->importing--;
+		gmfs_node_close(fs, node);
+	}
+}
+
+int gmfs_snapshot_size(struct gmfs *fs, const struct gmfs_node *node,
+		       uint64_t *size)
+{
+	const struct gm_snapshot *s = gm_snap_find(fs->guest, node->name);
+
+	if (s && !node->importing)
+		*size = gm_snapfile_size(s);
+	else if (node->importing)
+		*size = node->import_len;
+	else
+		return -ENOENT;
+	return 0;
+}
 
 void gmfs_snapshot_unlink(fuse_req_t req, struct gmfs *fs, const char *name)
 {

@@ -1,0 +1,101 @@
+/*
+ * --state FILE: the guest starts from the snapshot file FILE when there is
+ * one, and is written back to it, atomically, when the daemon ends.
+ * Try it: gmemfs --state /tmp/g.snap /tmp/g; echo 'write 0x7ffffffde000 41'
+ * > /tmp/g/ctl; fusermount3 -u /tmp/g; gmem snapshot info /tmp/g.snap
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gmemfs.h"
+#include "snapfile.h"
+#include "snapshot.h"
+
+int gmfs_state_prepare(const char *given, char **path, struct gm_error *err)
+{
+	const char *slash = strrchr(given, '/');
+	const char *base = slash ? slash + 1 : given;
+	char *dir =
+	    slash ? strndup(given, (size_t)(slash - given + 1)) : strdup(".");
+	char real[PATH_MAX], *tmp = NULL;
+	int fd, rc = 0;
+
+	*path = NULL;
+	if (!dir)
+		return gm_fail(err, ENOMEM, "out of memory");
+	if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
+		rc = gm_fail(err, EINVAL, "names a directory, not a file");
+		goto out;
+	}
+	/* The daemon runs in /: keep the directory as it is found now. */
+	if (!realpath(dir, real)) {
+		rc = gm_fail(err, errno, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (asprintf(path, "%s/%s", strcmp(real, "/") ? real : "", base) < 0 ||
+	    asprintf(&tmp, "%s%s", *path, GM_SNAPFILE_TMP_SUFFIX) < 0) {
+		rc = gm_fail(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	/* Find out now, not at the end, that the state cannot be written. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = gm_fail(err, errno, "cannot write beside it (%s): %s", tmp,
+			     strerror(errno));
+		goto out;
+	}
+	close(fd);
+	unlink(tmp);
+out:
+	if (rc < 0) {
+		free(*path);
+		*path = NULL;
+	}
+	free(tmp);
+	free(dir);
+	return rc;
+}
+
+int gmfs_state_load(const char *path, const struct gm_arch *arch,
+		    struct gm_guest **out, struct gm_error *err)
+{
+	struct gm_snapfile_want want = {.arch = arch};
+	struct gm_snapshot *s = NULL;
+	struct gm_guest *g = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = gm_snapfile_load(path, NULL, &want, &s, NULL, err);
+	if (rc == -ENOENT)
+		return 0; /* the first start: the options make the guest */
+	if (rc == 0)
+		rc = gm_guest_open(s->arch, &g, err);
+	if (rc == 0)
+		rc = gm_snap_restore_from(g, s, err);
+	gm_snapshot_free(s);
+	if (rc < 0) {
+		gm_guest_close(g);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+int gmfs_state_store(struct gm_guest *g, const char *path, struct gm_error *err)
+{
+	struct gm_snapshot *view = NULL;
+	int rc;
+
+	gm_guest_lock(g);
+	rc = gm_snap_view(g, &view, err);
+	if (rc == 0)
+		rc = gm_snapfile_store(view, path, err);
+	gm_snapshot_free(view);
+	gm_guest_unlock(g);
+	return rc;
+}
