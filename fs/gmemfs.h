@@ -72,6 +72,7 @@ struct gmfs {
 	size_t nnodes, cap;
 	struct gmfs_handle *handles; /* open files and directories */
 	const char *state_path;	     /* --state, absolute; or NULL */
+	int state_lock;		     /* FILE.lock, held until it is written */
 };
 
 /* A span of one node's pages the kernel must drop. */
@@ -81,10 +82,12 @@ struct gmfs_inval {
 };
 
 /* state.c: --state FILE. PREPARE makes PATH absolute (the daemon runs in
- * /) and checks that a file can be written beside it; LOAD gives the
- * guest FILE holds (NULL when there is no FILE), of ARCH unless NULL;
- * STORE writes the guest to it atomically. -errno with a message. */
-int gmfs_state_prepare(const char *given, char **path, struct gm_error *err);
+ * /), checks that a file can be written beside it and takes FILE.lock
+ * (*LOCK_FD; closing it lets the next daemon start); LOAD gives the guest
+ * FILE holds (NULL when there is no FILE), of ARCH unless NULL; STORE
+ * writes the guest to it atomically. -errno with a message. */
+int gmfs_state_prepare(const char *given, char **path, int *lock_fd,
+		       struct gm_error *err);
 int gmfs_state_load(const char *path, const struct gm_arch *arch,
 		    struct gm_guest **out, struct gm_error *err);
 int gmfs_state_store(struct gm_guest *g, const char *path,

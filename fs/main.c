@@ -55,6 +55,7 @@ struct options {
 	const char *mountpoint;
 	const char *state; /* --state FILE as given */
 	char *state_path;  /* and made absolute (we chdir to /) */
+	int state_lock;	   /* its FILE.lock, or -1 */
 	struct fuse_args fuse;
 	bool help, version;
 };
@@ -372,7 +373,8 @@ static struct gm_guest *guest_open(struct options *opts, int *status)
 	}
 	if (opts->state) {
 		*status = EXIT_FAILURE;
-		if (gmfs_state_prepare(opts->state, &opts->state_path, &err) ||
+		if (gmfs_state_prepare(opts->state, &opts->state_path,
+				       &opts->state_lock, &err) ||
 		    gmfs_state_load(opts->state_path, arch, &g, &err)) {
 			fprintf(stderr, "gmemfs: --state %s: %s\n", opts->state,
 				err.msg);
@@ -441,6 +443,9 @@ static int serve(struct gmfs *fs, struct options *opts)
 			err.msg);
 		rc = -1;
 	}
+	if (fs->state_lock >= 0) /* the next daemon on FILE may start */
+		close(fs->state_lock);
+	fs->state_lock = -1;
 	fuse_session_unmount(fs->se);
 out_signals:
 	fuse_remove_signal_handlers(fs->se);
@@ -454,10 +459,11 @@ int main(int argc, char **argv)
 {
 	struct setup_step steps[argc];
 	struct options opts = {
+	    .state_lock = -1,
 	    .steps = steps,
 	    .fuse = FUSE_ARGS_INIT(0, NULL),
 	};
-	struct gmfs fs = {0};
+	struct gmfs fs = {.state_lock = -1};
 	int status;
 
 	if (!parse_options(argc, argv, &opts)) {
@@ -477,11 +483,14 @@ int main(int argc, char **argv)
 	fs.mounted = time(NULL);
 	fs.guest = guest_open(&opts, &status);
 	if (!fs.guest) {
+		if (opts.state_lock >= 0)
+			close(opts.state_lock);
 		free(opts.state_path);
 		fuse_opt_free_args(&opts.fuse);
 		return status;
 	}
 	fs.state_path = opts.state_path;
+	fs.state_lock = opts.state_lock;
 	fs.cmd = gm_cmd_ctx_new(fs.guest);
 	if (fs.cmd) {
 		status = serve(&fs, &opts);
@@ -499,6 +508,8 @@ int main(int argc, char **argv)
 	}
 	free(fs.nodes);
 	gm_guest_close(fs.guest);
+	if (fs.state_lock >= 0) /* never served: nothing to write */
+		close(fs.state_lock);
 	free(opts.state_path);
 	fuse_opt_free_args(&opts.fuse);
 	return status;

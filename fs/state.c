@@ -10,13 +10,59 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gmemfs.h"
 #include "snapfile.h"
 #include "snapshot.h"
 
-int gmfs_state_prepare(const char *given, char **path, struct gm_error *err)
+/* How long a start waits for the daemon that holds FILE to write it. */
+#define LOCK_WAIT_S 60
+
+/*
+ * Hold FILE.lock for as long as this daemon may still write FILE: a daemon
+ * started on FILE right after `fusermount3 -u` waits here until the one
+ * before has written its state, instead of starting from the old one and
+ * writing over the new one later.
+ */
+static int state_lock(const char *path, int *lock_fd, struct gm_error *err)
+{
+	char *lock = NULL;
+	int fd, rc = 0;
+
+	if (asprintf(&lock, "%s.lock", path) < 0)
+		return gm_fail(err, ENOMEM, "out of memory");
+	fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = gm_fail(err, errno, "cannot open %s: %s", lock,
+			     strerror(errno));
+		goto out;
+	}
+	for (int tenths = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tenths++) {
+		if (errno != EWOULDBLOCK || tenths == LOCK_WAIT_S * 10) {
+			rc = gm_fail(err, errno == EWOULDBLOCK ? EBUSY : errno,
+				     "another gmemfs has held %s for %d s",
+				     lock, LOCK_WAIT_S);
+			close(fd);
+			goto out;
+		}
+		if (tenths == 0)
+			fprintf(stderr,
+				"gmemfs: --state %s: waiting for the gmemfs "
+				"that has it to write it\n",
+				path);
+		nanosleep(&(struct timespec){.tv_nsec = 100000000}, NULL);
+	}
+	*lock_fd = fd;
+out:
+	free(lock);
+	return rc;
+}
+
+int gmfs_state_prepare(const char *given, char **path, int *lock_fd,
+		       struct gm_error *err)
 {
 	const char *slash = strrchr(given, '/');
 	const char *base = slash ? slash + 1 : given;
@@ -42,15 +88,20 @@ int gmfs_state_prepare(const char *given, char **path, struct gm_error *err)
 		rc = gm_fail(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	/* Find out now, not at the end, that the state cannot be written. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	/* Find out now, not at the end, that the state cannot be written
+	 * (another daemon's FILE.tmp is left alone: we wait for it below). */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0 && errno != EEXIST) {
 		rc = gm_fail(err, errno, "cannot write beside it (%s): %s", tmp,
 			     strerror(errno));
 		goto out;
 	}
-	close(fd);
-	unlink(tmp);
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	rc = state_lock(*path, lock_fd, err);
 out:
 	if (rc < 0) {
 		free(*path);

@@ -116,7 +116,7 @@ shape_guest() {
 @test "a state that cannot be written at the end fails the exit (status 1) with a message" {
 	mkdir "$BATS_TEST_TMPDIR/dir"
 	mount_guest --state "$BATS_TEST_TMPDIR/dir/state"
-	rmdir "$BATS_TEST_TMPDIR/dir"
+	rm -r "$BATS_TEST_TMPDIR/dir"
 	fusermount3 -u "$MNT"
 	wait_daemon
 	[ "$daemon_status" = 1 ]
@@ -155,4 +155,20 @@ shape_guest() {
 	[ "$(guest_state)" = "$saved" ]
 	unmount_guest
 	[ ! -e "$state.tmp" ]
+}
+
+@test "a daemon started on FILE right after an unmount waits for the one before to write it" {
+	local state=$BATS_TEST_TMPDIR/guest.snap saved first
+	mount_guest --state "$state"
+	# big enough that writing it takes a while
+	ask ctl 'map 0x10000000 256m rw- big' >/dev/null
+	head -c 256M /dev/zero | tr '\0' '\132' \
+		>"$MNT/regions/0000000010000000-0000000020000000"
+	shape_guest
+	saved=$(guest_state)
+	first=$GMEMFS_PID
+	fusermount3 -u "$MNT"
+	mount_guest --state "$state"
+	[ "$(guest_state)" = "$saved" ]
+	wait "$first"
 }
