@@ -91,11 +91,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, 0);
 		return;
 	case KIND_SNAPSHOT:
-		/* Without a flush (a failed close()), the import runs now. */
-		gmfs_snapshot_finish(fs, (struct gmfs_handle *)fi->fh);
-		gm_guest_lock(fs->guest);
-		gmfs_snapshot_release(fs, (struct gmfs_handle *)fi->fh);
-		gm_guest_unlock(fs->guest);
+		gmfs_snapshot_release(fs,
+				      (struct gmfs_handle *)(uintptr_t)fi->fh);
 		fuse_reply_err(req, 0);
 		return;
 	default:

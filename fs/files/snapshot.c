@@ -93,6 +93,18 @@ static struct gmfs_handle *import_begin(struct gmfs *fs, struct gmfs_node *node)
 	return h;
 }
 
+/* The handle goes; the caller holds the lock. */
+static void handle_drop(struct gmfs *fs, struct gmfs_handle *h)
+{
+	struct gmfs_node *node = h->import;
+
+	gmfs_handle_free(fs, h);
+	if (node) {
+		node->importing--;
+		gmfs_node_close(fs, node);
+	}
+}
+
 /*
  * open of an existing snapshot: for reading, the file is made now, whole,
  * so a reader sees one snapshot even if it is replaced meanwhile; for
@@ -154,7 +166,7 @@ void gmfs_snapshot_create(fuse_req_t req, struct gmfs *fs, const char *name,
 		rc = gmfs_stat(fs, e.ino, &e.attr);
 	}
 	if (rc < 0 && h) /* the node lives on through its lookup */
-		gmfs_snapshot_release(fs, h);
+		handle_drop(fs, h);
 	if (rc < 0 && node)
 		gmfs_node_forget(fs, node, node->nlookup);
 	gm_guest_unlock(fs->guest);
@@ -276,16 +288,13 @@ int gmfs_snapshot_finish(struct gmfs *fs, struct gmfs_handle *h)
 	return rc;
 }
 
-/* The handle goes; the caller holds the lock. */
+/* release: without a flush (a failed close()), the import runs now. */
 void gmfs_snapshot_release(struct gmfs *fs, struct gmfs_handle *h)
 {
-	struct gmfs_node *node = h->import;
-
-	gmfs_handle_free(fs, h);
-	if (node) {
-		node->importing--;
-		gmfs_node_close(fs, node);
-	}
+	gmfs_snapshot_finish(fs, h);
+	gm_guest_lock(fs->guest);
+	handle_drop(fs, h);
+	gm_guest_unlock(fs->guest);
 }
 
 int gmfs_snapshot_size(struct gmfs *fs, const struct gmfs_node *node,
