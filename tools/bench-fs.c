@@ -2,7 +2,9 @@
  * The filesystem benchmark: a 256 MiB region file of a mounted gmemfs read
  * and written in 1 MiB calls (as dd bs=1M does) and in random 4 KiB preads,
  * each against a 256 MiB tmpfs file in the same runs; ctl commands against
- * the same calls made in-process on the core.
+ * the same calls made in-process on the core; a snapshot of the 256 MiB
+ * saved, exported, imported and stored as --state does, against whole
+ * tmpfs files and the same encoding and decoding in-process.
  * Try it: tools/bench --fs (it mounts a guest), or build/tools/bench-fs MNT
  * DIR with a fresh gmemfs on MNT and DIR on tmpfs.
  */
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
@@ -23,7 +26,10 @@
 #include "bench-table.h"
 #include "cmd/cmd.h"
 #include "guest.h"
+#include "memory.h"
 #include "regions.h"
+#include "snapfile.h"
+#include "snapshot.h"
 
 #define MIB	     (1ULL << 20)
 #define REGION_ADDR  0x100000000ULL
@@ -84,6 +90,12 @@ static int open_or_die(const char *path, int flags)
 	if (fd < 0)
 		die(path, strerror(errno));
 	return fd;
+}
+
+static void path_in(char *out, const char *dir, const char *name)
+{
+	if (snprintf(out, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX)
+		die(dir, "path too long");
 }
 
 /* A stale page cache shows here: the bytes read are not the last ones
@@ -408,6 +420,13 @@ static void reference_guest(struct fsbench *b)
 	gm_text_init(&b->answer);
 }
 
+static void reference_guest_close(struct fsbench *b)
+{
+	gm_text_free(&b->answer);
+	gm_cmd_ctx_free(b->cmd);
+	gm_guest_close(b->g);
+}
+
 static void bench_commands(struct fsbench *b)
 {
 	static const bench_fn fns[] = {op_ctl_pair, op_core_pair, op_cmd_pair,
@@ -415,7 +434,6 @@ static void bench_commands(struct fsbench *b)
 	void *const args[] = {b, b, b, b, b};
 	double best[5];
 
-	reference_guest(b);
 	bench_measure_turns(fns, args, 5, b->min_trial, b->runs, best);
 	bench_row("ctl map+unmap pairs", OPS_PER_S, 0, best[0],
 		  "gm_map+gm_unmap", best[1]);
@@ -423,9 +441,369 @@ static void bench_commands(struct fsbench *b)
 		  best[2]);
 	bench_row("ctl is_mapped, answer read back", OPS_PER_S, 0, best[3],
 		  "gm_cmd_run", best[4]);
-	gm_text_free(&b->answer);
-	gm_cmd_ctx_free(b->cmd);
-	gm_guest_close(b->g);
+}
+
+/*
+ * Snapshot files
+ *
+ * A snapshot of the 256 MiB region, every page of it stored: saved through
+ * MNT/save, exported by reading snapshots/NAME whole (the daemon encodes
+ * the file at open), imported by writing snapshots/NEW (decoded and
+ * checked at close), and stored by --state's gm_snapfile_store in-process.
+ * Each is one whole operation, timed in turn with the others and with
+ * whole-file tmpfs references: cp of an export writes a tmpfs file while
+ * it reads ours, cp of an import reads one while it writes ours.
+ */
+
+#define SNAP_NAME   "bench"
+#define IMPORT_NAME "bench-import"
+
+static const char save_line[] = SNAP_NAME "\n";
+
+struct snapbench {
+	struct fsbench *b;
+	char save[PATH_MAX], file[PATH_MAX], import[PATH_MAX], state[PATH_MAX];
+	uint8_t *bytes; /* the exported file, LEN bytes (and one spare) */
+	size_t len;
+	uint8_t *want; /* CHUNK bytes of the pattern, to compare */
+};
+
+/* The region's bytes: every 8-byte word made from its own offset, never a
+ * zero page, so a page stored out of place or not at all shows. */
+static void pattern(uint8_t *buf, uint64_t off, size_t len)
+{
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t v = (off + i) * 0x9e3779b97f4a7c15ULL | 1;
+
+		memcpy(buf + i, &v, 8);
+	}
+}
+
+/* Die unless the LEN bytes GOT are the pattern from offset OFF on. */
+static void pattern_check(struct snapbench *sb, const char *what,
+			  const uint8_t *got, uint64_t off, size_t len)
+{
+	char msg[96];
+	size_t i = 0;
+
+	for (size_t at = 0; at < len; at += CHUNK) {
+		size_t n = len - at < CHUNK ? len - at : CHUNK;
+
+		pattern(sb->want, off + at, n);
+		if (memcmp(got + at, sb->want, n) == 0)
+			continue;
+		while (got[at + i] == sb->want[i])
+			i++;
+		snprintf(msg, sizeof(msg),
+			 "offset 0x%llx is not what was saved",
+			 (unsigned long long)(off + at + i));
+		die(what, msg);
+	}
+}
+
+/* Read PATH to its end in CHUNK calls, as dd bs=1M does: each into
+ * b->buf, or one after the other into DST when it is not NULL (CAP bytes,
+ * one more than the file). The bytes read. */
+static size_t read_file(struct fsbench *b, const char *path, uint8_t *dst,
+			size_t cap)
+{
+	int fd = open_or_die(path, O_RDONLY);
+	size_t got = 0;
+	ssize_t n;
+
+	do {
+		size_t len = !dst || cap - got > CHUNK ? CHUNK : cap - got;
+
+		if (len == 0)
+			die(path, "longer than it was");
+		n = read(fd, dst ? dst + got : b->buf, len);
+		if (n < 0)
+			die_io(path, n, len);
+		got += (size_t)n;
+	} while (n > 0);
+	close(fd);
+	return got;
+}
+
+/* echo bench > MNT/save */
+static void op_save(void *arg)
+{
+	struct snapbench *sb = arg;
+	int fd = open_or_die(sb->save, O_WRONLY | O_TRUNC);
+	ssize_t n = write(fd, save_line, strlen(save_line));
+
+	if (n != (ssize_t)strlen(save_line))
+		die_io(sb->save, n, strlen(save_line));
+	if (close(fd) < 0)
+		die(sb->save, strerror(errno));
+}
+
+/* dd if=MNT/snapshots/bench of=/dev/null bs=1M */
+static void op_export(void *arg)
+{
+	struct snapbench *sb = arg;
+
+	if (read_file(sb->b, sb->file, NULL, 0) != sb->len)
+		die(sb->file, "not as long as the first export");
+}
+
+/* The exported bytes to MNT/snapshots/bench-import in 1 MiB writes;
+ * close() is the import, and fails when it does. */
+static void op_import(void *arg)
+{
+	struct snapbench *sb = arg;
+	int fd = open(sb->import, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0)
+		die(sb->import, strerror(errno));
+	for (size_t off = 0; off < sb->len; off += CHUNK) {
+		size_t len = sb->len - off < CHUNK ? sb->len - off : CHUNK;
+		ssize_t n = write(fd, sb->bytes + off, len);
+
+		if (n != (ssize_t)len)
+			die_io(sb->import, n, len);
+	}
+	if (close(fd) < 0)
+		die("close() of an import", strerror(errno));
+}
+
+/* What --state does at unmount (fs/state.c), on the reference guest. */
+static void op_store(void *arg)
+{
+	struct snapbench *sb = arg;
+	struct fsbench *b = sb->b;
+	struct gm_snapshot *view = NULL;
+
+	gm_guest_lock(b->g);
+	must(gm_snap_view(b->g, &view, &b->err), b, "gm_snap_view");
+	must(gm_snapfile_store(view, sb->state, &b->err), b,
+	     "gm_snapfile_store");
+	gm_snapshot_free(view);
+	gm_guest_unlock(b->g);
+}
+
+static int memory_sink(void *ctx, const void *bytes, size_t len)
+{
+	uint8_t **at = ctx;
+
+	memcpy(*at, bytes, len);
+	*at += len;
+	return 0;
+}
+
+/* What an export does in the daemon before its first read: the saved
+ * snapshot encoded into new anonymous memory. */
+static void op_encode(void *arg)
+{
+	struct snapbench *sb = arg;
+	struct fsbench *b = sb->b;
+	const struct gm_snapshot *s;
+	uint8_t *buf = mmap(NULL, sb->len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *at = buf;
+
+	if (buf == MAP_FAILED)
+		die("mmap", strerror(errno));
+	gm_guest_lock(b->g);
+	s = gm_snap_find(b->g, SNAP_NAME);
+	if (!s || gm_snapfile_size(s) != sb->len)
+		die("gm_snapfile_size", "not the size of the export");
+	must(gm_snapfile_write(s, memory_sink, &at, &b->err), b,
+	     "gm_snapfile_write");
+	gm_guest_unlock(b->g);
+	munmap(buf, sb->len);
+}
+
+/* What an import does in the daemon at close, but for gm_snap_add: the
+ * file checked and decoded into a new snapshot. */
+static void op_decode(void *arg)
+{
+	struct snapbench *sb = arg;
+	struct fsbench *b = sb->b;
+	struct gm_snapfile_want want = {
+	    .arch = gm_guest_arch(b->g),
+	    .page_size = gm_guest_page_size(b->g),
+	};
+	struct gm_snapshot *s = NULL;
+
+	must(gm_snapfile_read(sb->bytes, sb->len, IMPORT_NAME, &want, &s, NULL,
+			      &b->err),
+	     b, "gm_snapfile_read");
+	gm_snapshot_free(s);
+}
+
+/* PATH (at BASE) written with BYTE or read checking it, whole: timed by
+ * the caller, so the blocks' times are not kept. */
+static void whole_pass(struct fsbench *b, const char *path, uint64_t base,
+		       bool write, uint8_t byte)
+{
+	double unused[NBLOCKS] = {0};
+	struct stream s = {path, base, write, false, byte, unused, -1};
+
+	streams_pass(b, &s, 1);
+}
+
+/* The tmpfs references: the whole 256 MiB file written or read. */
+static void op_ref_write(void *arg)
+{
+	struct fsbench *b = ((struct snapbench *)arg)->b;
+
+	whole_pass(b, b->ref, 0, true, b->ref_byte);
+}
+
+static void op_ref_read(void *arg)
+{
+	struct fsbench *b = ((struct snapbench *)arg)->b;
+
+	whole_pass(b, b->ref, 0, false, b->ref_byte);
+}
+
+/* The pattern written to the daemon's region through its file, and to
+ * the reference guest's; or read back from the file and checked. */
+static void region_pattern(struct snapbench *sb, bool write, const char *what)
+{
+	struct fsbench *b = sb->b;
+	int fd = open_or_die(b->region, write ? O_WRONLY : O_RDONLY);
+
+	for (uint64_t off = 0; off < REGION_SIZE; off += CHUNK) {
+		ssize_t n;
+
+		if (write)
+			pattern(b->buf, off, CHUNK);
+		n = write ? pwrite(fd, b->buf, CHUNK, (off_t)off)
+			  : pread(fd, b->buf, CHUNK, (off_t)off);
+		if (n != (ssize_t)CHUNK)
+			die_io(b->region, n, CHUNK);
+		if (!write) {
+			pattern_check(sb, what, b->buf, off, CHUNK);
+			continue;
+		}
+		gm_guest_lock(b->g);
+		must(gm_mem_write(b->g, REGION_ADDR + off, b->buf, CHUNK,
+				  &b->err),
+		     b, "gm_mem_write");
+		gm_guest_unlock(b->g);
+	}
+	close(fd);
+}
+
+/* The pattern into the daemon's region (through its file) and the
+ * reference guest's, each saved as SNAP_NAME; the first export kept. */
+static void snap_setup(struct snapbench *sb)
+{
+	struct fsbench *b = sb->b;
+	struct stat st;
+
+	region_pattern(sb, true, NULL);
+	gm_guest_lock(b->g);
+	must(gm_snap_save(b->g, SNAP_NAME, NULL, &b->err), b, "gm_snap_save");
+	gm_guest_unlock(b->g);
+	op_save(sb);
+	if (stat(sb->file, &st))
+		die(sb->file, strerror(errno));
+	sb->len = (size_t)st.st_size;
+	sb->bytes = malloc(sb->len + 1);
+	sb->want = malloc(CHUNK);
+	if (!sb->bytes || !sb->want)
+		die("malloc", strerror(ENOMEM));
+	if (read_file(b, sb->file, sb->bytes, sb->len + 1) != sb->len)
+		die(sb->file, "reads other than its size");
+}
+
+/*
+ * After the timed turns: the last save exports again, imports back, and
+ * restores over other bytes to the pattern, read back through the region
+ * file; the last --state file loads with the pattern.
+ */
+static void snap_check(struct snapbench *sb)
+{
+	struct fsbench *b = sb->b;
+	struct gm_snapshot *s = NULL;
+	const struct gm_snap_region *r;
+
+	if (read_file(b, sb->file, sb->bytes, sb->len + 1) != sb->len)
+		die(sb->file, "reads other than its size");
+	whole_pass(b, b->mem, REGION_ADDR, true, 0x00);
+	op_import(sb);
+	ctl_send(b, "restore " IMPORT_NAME "\n");
+	region_pattern(sb, false, "export, import and restore");
+
+	must(gm_snapfile_load(sb->state, NULL, NULL, &s, NULL, &b->err), b,
+	     sb->state);
+	for (r = s->regions; r < s->regions + s->nregions; r++)
+		if (r->start == REGION_ADDR && r->size == REGION_SIZE)
+			break;
+	if (r == s->regions + s->nregions)
+		die(sb->state, "the region is not in it");
+	pattern_check(sb, sb->state, r->bytes, 0, REGION_SIZE);
+	gm_snapshot_free(s);
+}
+
+/* The timed operations, taken in turn in this order. */
+enum snap_op {
+	SNAP_SAVE,
+	SNAP_EXPORT,
+	SNAP_IMPORT,
+	SNAP_STORE,
+	SNAP_ENCODE,
+	SNAP_DECODE,
+	TMPFS_WRITE,
+	TMPFS_READ,
+	NSNAP
+};
+
+static const bench_fn snap_fns[NSNAP] = {
+    op_save,   op_export, op_import,	op_store,
+    op_encode, op_decode, op_ref_write, op_ref_read,
+};
+
+/* Each operation against the references that tell most: for export and
+ * import, first the other half of their cp, then the same work on tmpfs,
+ * then the same encoding or decoding in-process, without FUSE. */
+static const struct {
+	const char *what, *ref;
+	enum snap_op ours, theirs;
+} snap_rows[] = {
+    {"save, 256 MiB to MNT/save", "tmpfs write", SNAP_SAVE, TMPFS_WRITE},
+    {"export, snapshots/NAME read whole", "tmpfs write", SNAP_EXPORT,
+     TMPFS_WRITE},
+    {"export, snapshots/NAME read whole", "tmpfs read", SNAP_EXPORT,
+     TMPFS_READ},
+    {"export, snapshots/NAME read whole", "gm_snapfile_write", SNAP_EXPORT,
+     SNAP_ENCODE},
+    {"import, snapshots/NEW written", "tmpfs read", SNAP_IMPORT, TMPFS_READ},
+    {"import, snapshots/NEW written", "tmpfs write", SNAP_IMPORT, TMPFS_WRITE},
+    {"import, snapshots/NEW written", "gm_snapfile_read", SNAP_IMPORT,
+     SNAP_DECODE},
+    {"--state store (gm_snapfile_store)", "tmpfs write", SNAP_STORE,
+     TMPFS_WRITE},
+};
+
+static void bench_snapshots(struct fsbench *b, const char *dir)
+{
+	struct snapbench sb = {.b = b};
+	void *args[NSNAP];
+	double t[NSNAP];
+
+	path_in(sb.save, b->mnt, "save");
+	path_in(sb.file, b->mnt, "snapshots/" SNAP_NAME);
+	path_in(sb.import, b->mnt, "snapshots/" IMPORT_NAME);
+	path_in(sb.state, dir, "bench-fs.state");
+	for (int i = 0; i < NSNAP; i++)
+		args[i] = &sb;
+	snap_setup(&sb);
+	bench_measure_turns(snap_fns, args, NSNAP, b->min_trial, b->runs, t);
+	snap_check(&sb);
+	for (size_t i = 0; i < sizeof(snap_rows) / sizeof(snap_rows[0]); i++)
+		bench_row(snap_rows[i].what, GB_PER_S, REGION_SIZE,
+			  t[snap_rows[i].ours], snap_rows[i].ref,
+			  t[snap_rows[i].theirs]);
+
+	unlink(sb.file); /* rm drops the snapshots */
+	unlink(sb.import);
+	unlink(sb.state);
+	free(sb.bytes);
+	free(sb.want);
 }
 
 /* Setup */
@@ -449,12 +827,6 @@ static int read_ahead_kb(const char *mnt)
 		kb = -1;
 	fclose(f);
 	return kb;
-}
-
-static void path_in(char *out, const char *dir, const char *name)
-{
-	if (snprintf(out, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX)
-		die(dir, "path too long");
 }
 
 /* Map the region through ctl and make the tmpfs file beside it. */
@@ -494,7 +866,7 @@ static void setup(struct fsbench *b, const char *dir)
 int main(int argc, char **argv)
 {
 	struct fsbench b = {.runs = 5, .min_trial = 0.2};
-	char title[512];
+	char title[768];
 	int opt;
 
 	while ((opt = getopt(argc, argv, "n:t:")) != -1) {
@@ -520,13 +892,20 @@ int main(int argc, char **argv)
 		 "a 256 MiB tmpfs file; FUSE read-ahead %d KiB, %ld CPUs\n"
 		 "files: 16 blocks, each timed beside the same block of tmpfs; "
 		 "a figure sums each block's best of %d runs\n"
-		 "commands: best of %d turns of at least %.2f s",
+		 "commands: best of %d turns of at least %.2f s\n"
+		 "snapshots of the region full of data: whole-file "
+		 "operations, also best of %d turns; tmpfs write and read\n"
+		 "  are whole 256 MiB files (cp of an export writes one, cp "
+		 "of an import reads one)",
 		 read_ahead_kb(b.mnt), sysconf(_SC_NPROCESSORS_ONLN), b.runs,
-		 b.runs, b.min_trial);
+		 b.runs, b.min_trial, b.runs);
 	bench_header(title);
 	bench_sequential(&b);
 	bench_random(&b);
+	reference_guest(&b);
 	bench_commands(&b);
+	bench_snapshots(&b, argv[optind + 1]);
+	reference_guest_close(&b);
 
 	ctl_send(&b, "unmap 0x100000000 256m\n");
 	close(b.ctl);
