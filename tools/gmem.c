@@ -13,9 +13,11 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "gmem-snapshot.h"
+
 #define FUSE_SUPER_MAGIC 0x65735546
 #define ERROR_MAX	 4096 /* the longest error answer we keep */
-#define USAGE		 "usage: gmem [-C MOUNTPOINT] VERB [ARGS...]\n"
+#define USAGE		 "usage: gmem [-C MOUNTPOINT] VERB [ARGS...]\n" GMEM_SNAPSHOT_USAGE
 
 /* Does TEXT hold a byte that the tokenizer would split on or change? */
 static bool needs_quotes(const char *text)
@@ -213,10 +215,10 @@ int main(int argc, char **argv)
 		fputs(USAGE, stderr);
 		return 2;
 	}
-	if (strcmp(argv[optind], "snapshot") == 0) {
-		fputs("gmem: snapshot: not yet\n", stderr);
-		return 2;
-	}
+	/* Snapshot files are read here, without a mount. */
+	if (strcmp(argv[optind], "snapshot") == 0)
+		return gmem_snapshot(argc - optind - 1, argv + optind + 1,
+				     USAGE);
 	if (mnt == NULL || *mnt == '\0')
 		mnt = ".";
 

@@ -99,20 +99,22 @@ teardown() {
 }
 
 @test "usage errors exit 2 and change nothing" {
-	local before
+	local before usage="usage: gmem [-C MOUNTPOINT] VERB [ARGS...]
+       gmem snapshot info FILE
+       gmem snapshot diff FILE1 FILE2"
 	before=$(cat "$MNT/log")
 	run --separate-stderr "$GMEM"
 	[ "$status" -eq 2 ]
 	[ "$output" = "" ]
-	[ "$stderr" = "usage: gmem [-C MOUNTPOINT] VERB [ARGS...]" ]
+	[ "$stderr" = "$usage" ]
 	run --separate-stderr "$GMEM" -C
 	[ "$status" -eq 2 ]
 	[ "$stderr" = "gmem: -C needs a MOUNTPOINT
-usage: gmem [-C MOUNTPOINT] VERB [ARGS...]" ]
+$usage" ]
 	run --separate-stderr "$GMEM" -Z -C "$MNT" reg sp
 	[ "$status" -eq 2 ]
 	[ "$stderr" = "gmem: unknown option -Z
-usage: gmem [-C MOUNTPOINT] VERB [ARGS...]" ]
+$usage" ]
 	run --separate-stderr "$GMEM" -C "$MNT"
 	[ "$status" -eq 2 ]
 	[ "$(cat "$MNT/log")" = "$before" ]
