@@ -18,11 +18,12 @@
 #include "crc32c.h"
 #include "regions.h"
 
-#define ARCH_FIELD   16 /* the architecture's name, NUL-padded */
-#define REGION_FIXED 24 /* start, size, perms, label length */
-#define RUN_HEAD     16 /* offset, length */
-#define REG_FIXED    9	/* name length, value */
-#define TRAILER	     4	/* the CRC */
+#define ARCH_FIELD   16		/* the architecture's name, NUL-padded */
+#define REGION_FIXED 24		/* start, size, perms, label length */
+#define RUN_HEAD     16		/* offset, length */
+#define REG_FIXED    9		/* name length, value */
+#define TRAILER	     4		/* the CRC */
+#define HUGE_RUN     (2u << 20) /* a huge page */
 
 void gm_snapshot_free(struct gm_snapshot *s)
 {
@@ -69,6 +70,15 @@ static bool page_stored(const struct gm_snapshot *s,
 	return !gm_page_is_zero(r->bytes + p * s->page_size, s->page_size);
 }
 
+/* Whether the 64 bits of BITS from bit P (a multiple of 64) are clear. */
+static bool bits64_clear(const uint8_t *bits, uint64_t p)
+{
+	uint64_t word;
+
+	memcpy(&word, bits + p / 8, sizeof(word));
+	return word == 0;
+}
+
 /* The next run of stored pages of R at or after page *P: its first page
  * and count in *FIRST and *COUNT, false when there is none. */
 static bool next_run(const struct gm_snapshot *s,
@@ -77,8 +87,13 @@ static bool next_run(const struct gm_snapshot *s,
 {
 	uint64_t pages = r->size / s->page_size;
 
+	/* Zero words of the bitmap pass 64 pages at once: a file of a few
+	 * bytes may map a TiB of 512-byte pages, 2^31 bits to look at. */
 	while (*p < pages && !page_stored(s, r, *p))
-		++*p;
+		*p += r->present && *p % 64 == 0 && pages - *p >= 64 &&
+			      bits64_clear(r->present, *p)
+			  ? 64
+			  : 1;
 	if (*p == pages)
 		return false;
 	*first = *p;
@@ -105,10 +120,16 @@ uint64_t gm_snapfile_size(const struct gm_snapshot *s)
 	return size;
 }
 
-/* Writing: small fields gather in a buffer, page runs go to the sink
- * straight from the snapshot's memory; the CRC follows both. */
+/*
+ * Writing: small fields gather in a buffer, page runs go out straight from
+ * the snapshot's memory; the CRC follows both. PUT gets the bytes in
+ * order; LASTING says they are the snapshot's own (they stay valid as long
+ * as it), not the writer's buffer.
+ */
+typedef int (*put_fn)(void *ctx, const void *bytes, size_t len, bool lasting);
+
 struct writer {
-	gm_snapfile_sink sink;
+	put_fn put;
 	void *ctx;
 	uint32_t crc;
 	uint8_t buf[4096];
@@ -119,7 +140,7 @@ struct writer {
 static void w_flush(struct writer *w)
 {
 	if (w->rc == 0 && w->len)
-		w->rc = w->sink(w->ctx, w->buf, w->len);
+		w->rc = w->put(w->ctx, w->buf, w->len, false);
 	w->len = 0;
 }
 
@@ -130,12 +151,21 @@ static void w_bytes(struct writer *w, const void *bytes, size_t len)
 		w_flush(w);
 		if (len > sizeof(w->buf)) {
 			if (w->rc == 0)
-				w->rc = w->sink(w->ctx, bytes, len);
+				w->rc = w->put(w->ctx, bytes, len, false);
 			return;
 		}
 	}
 	memcpy(w->buf + w->len, bytes, len);
 	w->len += len;
+}
+
+/* A run of pages: never copied into the buffer. */
+static void w_pages(struct writer *w, const uint8_t *pages, size_t len)
+{
+	w_flush(w);
+	w->crc = gm_crc32c(w->crc, pages, len);
+	if (w->rc == 0)
+		w->rc = w->put(w->ctx, pages, len, true);
 }
 
 static void w_le(struct writer *w, uint64_t v, unsigned n)
@@ -173,23 +203,24 @@ static void write_region(struct writer *w, const struct gm_snapshot *s,
 	while (next_run(s, r, &p, &first, &count) && w->rc == 0) {
 		w_le(w, first * s->page_size, 8);
 		w_le(w, count * s->page_size, 8);
-		w_bytes(w, r->bytes + first * s->page_size,
+		w_pages(w, r->bytes + first * s->page_size,
 			count * s->page_size);
 	}
 	w_le(w, 0, 8); /* the end of the runs: offset 0, length 0 */
 	w_le(w, 0, 8);
 }
 
-int gm_snapfile_write(const struct gm_snapshot *s, gm_snapfile_sink sink,
-		      void *ctx, struct gm_error *err)
+/* S's file through PUT, the CRC last. */
+static int write_file(const struct gm_snapshot *s, put_fn put, void *ctx,
+		      struct gm_error *err)
 {
 	struct writer *w = calloc(1, sizeof(*w));
-	uint8_t crc[TRAILER];
+	uint8_t trailer[TRAILER];
 	int rc;
 
 	if (!w)
 		return gm_fail(err, ENOMEM, "out of memory");
-	w->sink = sink;
+	w->put = put;
 	w->ctx = ctx;
 	write_header(w, s);
 	for (size_t i = 0; i < s->arch->nregs; i++) {
@@ -202,15 +233,122 @@ int gm_snapfile_write(const struct gm_snapshot *s, gm_snapfile_sink sink,
 	for (size_t i = 0; i < s->nregions && w->rc == 0; i++)
 		write_region(w, s, &s->regions[i]);
 	w_flush(w);
-	put_le(crc, w->crc, TRAILER);
+	put_le(trailer, w->crc, TRAILER);
 	if (w->rc == 0)
-		w->rc = sink(ctx, crc, TRAILER);
+		w->rc = put(ctx, trailer, TRAILER, false);
 	rc = w->rc;
 	free(w);
 	if (rc < 0)
 		return gm_fail(err, -rc, "cannot write the snapshot: %s",
 			       strerror(-rc));
 	return 0;
+}
+
+struct sink_ctx {
+	gm_snapfile_sink sink;
+	void *ctx;
+};
+
+static int put_to_sink(void *ctx, const void *bytes, size_t len, bool lasting)
+{
+	const struct sink_ctx *c = ctx;
+
+	(void)lasting;
+	return c->sink(c->ctx, bytes, len);
+}
+
+int gm_snapfile_write(const struct gm_snapshot *s, gm_snapfile_sink sink,
+		      void *ctx, struct gm_error *err)
+{
+	struct sink_ctx c = {sink, ctx};
+
+	return write_file(s, put_to_sink, &c, err);
+}
+
+/* Pieces: the fields are copied into P->fields, the pages referenced. A
+ * field piece holds its offset in P->fields until all are there (the
+ * buffer moves as it grows). */
+static int put_piece(void *ctx, const void *bytes, size_t len, bool lasting)
+{
+	struct gm_snapfile_pieces *p = ctx;
+	struct gm_snapfile_piece *v;
+
+	if (!lasting && p->n && !p->v[p->n - 1].bytes &&
+	    p->v[p->n - 1].field_end == p->fields_len) {
+		/* adjacent fields: one piece */
+	} else {
+		if (p->n == p->cap) {
+			size_t cap = p->cap ? 2 * p->cap : 64;
+
+			v = realloc(p->v, cap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			p->v = v;
+			p->cap = cap;
+		}
+		p->v[p->n++] = (struct gm_snapfile_piece){
+		    .off = p->size,
+		    .bytes = lasting ? bytes : NULL,
+		    .field_end = p->fields_len,
+		};
+	}
+	if (!lasting) {
+		if (len > p->fields_cap - p->fields_len) {
+			size_t cap = 2 * (p->fields_len + len);
+			uint8_t *f = realloc(p->fields, cap);
+
+			if (!f)
+				return -ENOMEM;
+			p->fields = f;
+			p->fields_cap = cap;
+		}
+		memcpy(p->fields + p->fields_len, bytes, len);
+		p->fields_len += len;
+		p->v[p->n - 1].field_end = p->fields_len;
+	}
+	p->v[p->n - 1].len += len;
+	p->size += len;
+	return 0;
+}
+
+int gm_snapfile_pieces(const struct gm_snapshot *s,
+		       struct gm_snapfile_pieces *p, struct gm_error *err)
+{
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	rc = write_file(s, put_piece, p, err);
+	if (rc < 0) {
+		gm_snapfile_pieces_free(p);
+		return rc;
+	}
+	for (size_t i = 0; i < p->n; i++)
+		if (!p->v[i].bytes)
+			p->v[i].bytes =
+			    p->fields + p->v[i].field_end - p->v[i].len;
+	return 0;
+}
+
+size_t gm_snapfile_piece_at(const struct gm_snapfile_pieces *p, uint64_t off)
+{
+	size_t lo = 0, hi = p->n;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->v[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void gm_snapfile_pieces_free(struct gm_snapfile_pieces *p)
+{
+	free(p->v);
+	free(p->fields);
+	memset(p, 0, sizeof(*p));
 }
 
 /* Reading: a cursor over the bytes that refuses to pass their end. */
@@ -376,6 +514,18 @@ static int read_regs(struct reader *r, struct gm_snapshot *s)
 	return rc;
 }
 
+/* Huge pages for the whole 2 MiB blocks of [P, P+LEN): a long run copied
+ * into new memory faults a fraction as often; short runs stay small. */
+static void advise_huge(uint8_t *p, uint64_t len)
+{
+	uintptr_t lo =
+	    ((uintptr_t)p + HUGE_RUN - 1) & ~(uintptr_t)(HUGE_RUN - 1);
+	uintptr_t hi = ((uintptr_t)p + len) & ~(uintptr_t)(HUGE_RUN - 1);
+
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
+
 /* A region's runs of stored pages, copied into its memory. */
 static int read_runs(struct reader *r, const struct gm_snapshot *s,
 		     struct gm_snap_region *sr, uint64_t *stored)
@@ -400,6 +550,7 @@ static int read_runs(struct reader *r, const struct gm_snapshot *s,
 				      "region");
 		if (take(r, len, &data, "a run's bytes") < 0)
 			return -EINVAL;
+		advise_huge(sr->bytes + off, len);
 		memcpy(sr->bytes + off, data, len);
 		for (uint64_t p = off / s->page_size;
 		     p < (off + len) / s->page_size; p++)

@@ -32,6 +32,33 @@ uint64_t gm_snapfile_size(const struct gm_snapshot *s);
 int gm_snapfile_write(const struct gm_snapshot *s, gm_snapfile_sink sink,
 		      void *ctx, struct gm_error *err);
 
+/* S's file as pieces in order, to serve reads of it without copying its
+ * pages: the small fields are copied, the page runs point into S's
+ * memory (valid as long as S). */
+struct gm_snapfile_piece {
+	uint64_t off; /* where it starts in the file */
+	const uint8_t *bytes;
+	size_t len;
+	size_t field_end; /* (while they are made) */
+};
+
+struct gm_snapfile_pieces {
+	struct gm_snapfile_piece *v;
+	size_t n, cap;
+	uint64_t size; /* the file's */
+	uint8_t *fields;
+	size_t fields_len, fields_cap;
+};
+
+/* Lay out S's file in *P, computing its CRC; -ENOMEM. Free with
+ * gm_snapfile_pieces_free. */
+int gm_snapfile_pieces(const struct gm_snapshot *s,
+		       struct gm_snapfile_pieces *p, struct gm_error *err);
+void gm_snapfile_pieces_free(struct gm_snapfile_pieces *p);
+
+/* The index of the piece that holds byte OFF (< P->size). */
+size_t gm_snapfile_piece_at(const struct gm_snapfile_pieces *p, uint64_t off);
+
 /* What must hold of a file besides being well formed. */
 struct gm_snapfile_want {
 	const struct gm_arch *arch; /* NULL: any architecture */

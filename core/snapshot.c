@@ -51,6 +51,7 @@ static void snap_insert(struct gm_guest *g, struct gm_snapshot *s)
 {
 	if (snap_index(g, s->name) != SIZE_MAX)
 		gm_snap_drop(g, s->name, NULL);
+	s->refs = 1; /* the list's */
 	g->snaps[g->nsnaps++] = s;
 	g->snap_bytes += s->stored_bytes;
 }
@@ -386,11 +387,25 @@ int gm_snap_drop(struct gm_guest *g, const char *name, struct gm_error *err)
 		return gm_fail(err, ENOENT, "no snapshot named \"%s\"",
 			       name ? name : "");
 	g->snap_bytes -= g->snaps[i]->stored_bytes;
-	gm_snapshot_free(g->snaps[i]);
+	gm_snap_put(g->snaps[i]);
 	memmove(&g->snaps[i], &g->snaps[i + 1],
 		(g->nsnaps - i - 1) * sizeof(*g->snaps));
 	g->nsnaps--;
 	return 0;
+}
+
+struct gm_snapshot *gm_snap_hold(const struct gm_snapshot *s)
+{
+	struct gm_snapshot *held = (struct gm_snapshot *)s;
+
+	held->refs++;
+	return held;
+}
+
+void gm_snap_put(struct gm_snapshot *s)
+{
+	if (--s->refs == 0)
+		gm_snapshot_free(s);
 }
 
 size_t gm_snap_count(const struct gm_guest *g)

@@ -53,6 +53,9 @@ struct gm_snapshot {
 	/* From gm_snap_view: the regions' bytes are the guest's memory and
 	 * there is no present bitmap (a page is stored when not zero). */
 	bool borrowed;
+	/* Holders of a snapshot among the guest's: its list and
+	 * gm_snap_hold's callers (the daemon's open files). */
+	unsigned refs;
 };
 
 /* Save the guest as NAME (NULL: "snap-N"), replacing a snapshot of that
@@ -83,6 +86,12 @@ int gm_snap_add(struct gm_guest *g, struct gm_snapshot *s,
  * freed with gm_snapshot_free. -ENOMEM. */
 int gm_snap_view(struct gm_guest *g, struct gm_snapshot **out,
 		 struct gm_error *err);
+
+/* Keep S, one of the guest's snapshots, alive after a drop or a replace
+ * until gm_snap_put; both under the guest lock. Its memory no longer
+ * counts against the limit once dropped. */
+struct gm_snapshot *gm_snap_hold(const struct gm_snapshot *s);
+void gm_snap_put(struct gm_snapshot *s);
 
 /* Delete snapshot NAME. -ENOENT when there is none. */
 int gm_snap_drop(struct gm_guest *g, const char *name, struct gm_error *err);

@@ -13,6 +13,7 @@
 
 #include "cmd/cmd.h"
 #include "guest.h"
+#include "snapfile.h"
 
 /* The fixed inodes; registers and dynamic nodes come after them. */
 enum gmfs_ino {
@@ -55,10 +56,12 @@ struct gmfs_node {
 	uint64_t start, size; /* KIND_REGION */
 	char *name;	      /* KIND_SNAPSHOT */
 	uint64_t nlookup;
-	unsigned opened;    /* open file handles */
-	unsigned importing; /* KIND_SNAPSHOT: handles writing a new file */
-	size_t import_len;  /* KIND_SNAPSHOT: what the last write made */
-	bool may_cache;	    /* the kernel may hold pages of it */
+	unsigned opened; /* open file handles */
+	/* KIND_SNAPSHOT: handles writing a new file, and the size of the
+	 * file last written or opened for reading */
+	unsigned importing;
+	uint64_t open_size;
+	bool may_cache; /* the kernel may hold pages of it */
 };
 
 struct gmfs {
@@ -145,12 +148,15 @@ struct gmfs_handle {
 	struct gm_text pending; /* control files: a line without its end */
 	size_t cursor;		/* control files: next byte to read */
 	bool answered;		/* text holds a command's answer */
-	/* snapshots/NAME: the file, made at open for reading, or written
-	 * to IMPORT's name and imported at close when IMPORT_PENDING. */
+	/* snapshots/NAME, read: the snapshot, and its file laid out */
+	struct gm_snapshot *export;
+	struct gm_snapfile_pieces pieces;
+	/* snapshots/NAME, written: the file, imported at close to IMPORT's
+	 * name when IMPORT_PENDING */
 	uint8_t *bytes;
 	size_t len, cap;
-	struct gmfs_node *import;
-	bool import_pending;
+	struct gmfs_node *node; /* snapshots/NAME's */
+	bool import, import_pending;
 };
 /* A new handle, or NULL when out of memory; free it with
  * gmfs_handle_free. Both under the lock: the daemon frees what is left
@@ -186,7 +192,7 @@ void gmfs_snapshot_setattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 			   struct fuse_file_info *fi);
 int gmfs_snapshot_finish(struct gmfs *fs, struct gmfs_handle *h);
 void gmfs_snapshot_release(struct gmfs *fs, struct gmfs_handle *h);
-void gmfs_snapshot_bytes_free(struct gmfs_handle *h);
+void gmfs_snapshot_handle_free(struct gmfs_handle *h); /* under the lock */
 void gmfs_snapshot_unlink(fuse_req_t req, struct gmfs *fs, const char *name);
 /* The size of snapshot node NODE's file; the caller holds the lock. */
 int gmfs_snapshot_size(struct gmfs *fs, const struct gmfs_node *node,

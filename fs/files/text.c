@@ -64,7 +64,7 @@ void gmfs_handle_free(struct gmfs *fs, struct gmfs_handle *h)
 		h->next->prev = h->prev;
 	gm_text_free(&h->pending);
 	gm_text_free(&h->text);
-	gmfs_snapshot_bytes_free(h);
+	gmfs_snapshot_handle_free(h);
 	free(h);
 }
 

@@ -236,3 +236,35 @@ except OSError as e:
 ' "$MNT"
 	[ "$output" = True ]
 }
+
+@test "an open snapshot file reads the same bytes at any offset, also after the snapshot is replaced or dropped" {
+	mount_guest
+	shape_guest
+	ask ctl 'map 0x10000000 0x100000 rw- big' >/dev/null
+	head -c 1M /dev/urandom >"$MNT/regions/0000000010000000-0000000010100000"
+	echo a >"$MNT/save"
+	cp "$MNT/snapshots/a" "$BATS_TEST_TMPDIR/a.snap"
+	run python3 -c '
+import os, random, sys
+want = open(sys.argv[1], "rb").read()
+fd = os.open(sys.argv[2], os.O_RDONLY)
+def check(tag):
+    rnd = random.Random(7)
+    for _ in range(300):
+        off = rnd.randrange(len(want) + 10)
+        n = rnd.choice([1, 3, 100, 4096, 5000, 200000, 2 << 20])
+        if os.pread(fd, n, off) != want[off:off + n]:
+            print(tag, "differs at", off, n)
+            sys.exit(1)
+check("open")
+with open(sys.argv[3] + "/save", "w") as f:
+    f.write("a\n")            # replaced by another save of the name
+os.unlink(sys.argv[3] + "/snapshots/a")
+with open(sys.argv[3] + "/save", "w") as f:
+    f.write("b\n")            # and its memory maybe reused
+check("dropped")
+print("same")
+' "$BATS_TEST_TMPDIR/a.snap" "$MNT/snapshots/a" "$MNT"
+	[ "$output" = same ]
+	[ "$(ls "$MNT/snapshots")" = b ]
+}
