@@ -73,7 +73,7 @@ static int fx_run_len(struct fx *f, const char *verb, const char *text,
 		size_t n = strlen(o);
 
 		ASSERT(n > 0 && o[n - 1] == '\n');
-		last = n > 1 ? memrchr(o, '\n', n - 1) : NULL;
+		last = memrchr(o, '\n', n - 1);
 		last = last ? last + 1 : o;
 		ASSERT(strncmp(last, "error: ", 7) == 0);
 		ASSERT_EQ(strlen(last), strlen(f->err.msg) + 8);
@@ -483,6 +483,7 @@ TEST(cmd_map_label_past_the_limit_is_einval)
 	size_t n = 22 + GM_LABEL_MAX + 1;
 	char *line = malloc(n + 1);
 
+	ASSERT(line);
 	fx_open(&f, "x86_64");
 	memcpy(line, "map 0x1000 0x1000 r-x ", 22);
 	memset(line + 22, 'L', GM_LABEL_MAX + 1);
