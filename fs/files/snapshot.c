@@ -107,10 +107,10 @@ static void handle_drop(struct gmfs *fs, struct gmfs_handle *h)
 }
 
 /*
- * open of an existing snapshot: for reading, the file is made now, whole,
- * so a reader sees one snapshot even if it is replaced meanwhile; for
- * writing, with O_TRUNC (as cp and > do), a new file that replaces it at
- * close.
+ * open of an existing snapshot: for reading, the file of the snapshot the
+ * name holds now, which the handle keeps, so a reader sees one snapshot
+ * even if it is replaced or dropped meanwhile; for writing, with O_TRUNC
+ * (as cp and > do), a new file that replaces it at close.
  */
 void gmfs_snapshot_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 			struct fuse_file_info *fi)
