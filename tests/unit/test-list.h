@@ -152,6 +152,7 @@ TEST_ENTRY(snapshot_arm64_round_trip)
 
 /* test-snapfile.c */
 TEST_ENTRY(snapfile_round_trips_every_arch)
+TEST_ENTRY(snapfile_pieces_are_the_file_and_pages_point_into_the_snapshot)
 TEST_ENTRY(snapfile_does_not_store_zero_pages)
 TEST_ENTRY(snapfile_layout_is_little_endian_as_documented)
 TEST_ENTRY(crc32c_is_castagnoli_and_chains)

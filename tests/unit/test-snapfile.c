@@ -402,6 +402,58 @@ TEST(snapfile_round_trips_every_arch)
 	ASSERT_EQ(n, 8);
 }
 
+/* Whether [p, p+len) lies inside one region's memory of S. */
+static bool in_snapshot(const struct gm_snapshot *s, const uint8_t *p,
+			size_t len)
+{
+	for (size_t i = 0; i < s->nregions; i++) {
+		const struct gm_snap_region *r = &s->regions[i];
+
+		if (p >= r->bytes && len <= r->size &&
+		    (size_t)(p - r->bytes) <= r->size - len)
+			return true;
+	}
+	return false;
+}
+
+TEST(snapfile_pieces_are_the_file_and_pages_point_into_the_snapshot)
+{
+	size_t n = 0;
+
+	for (const struct gm_arch *a; (a = gm_arch_at(n)); n++) {
+		struct gm_guest *g = guest_with_everything(a);
+		struct gm_snapfile_pieces p;
+		const struct gm_snapshot *s;
+		struct file f, joined = {0};
+		size_t pages = 0;
+
+		OK(gm_snap_save(g, "s", NULL, ERR));
+		s = gm_snap_find(g, "s");
+		f = file_of(s);
+		OK(gm_snapfile_pieces(s, &p, ERR));
+		ASSERT_EQ(p.size, f.len);
+		for (size_t i = 0; i < p.n; i++) {
+			ASSERT_EQ(p.v[i].off, joined.len);
+			ASSERT(p.v[i].len > 0);
+			ASSERT_EQ(gm_snapfile_piece_at(&p, p.v[i].off), i);
+			ASSERT_EQ(gm_snapfile_piece_at(&p, p.v[i].off +
+							       p.v[i].len - 1),
+				  i);
+			if (in_snapshot(s, p.v[i].bytes, p.v[i].len))
+				pages += p.v[i].len;
+			put_bytes(&joined, p.v[i].bytes, p.v[i].len);
+		}
+		ASSERT_EQ(joined.len, f.len);
+		ASSERT_MEM(joined.p, f.p, f.len);
+		/* every stored page is served from the snapshot, not copied */
+		ASSERT_EQ(pages, s->stored_bytes);
+		gm_snapfile_pieces_free(&p);
+		free(joined.p);
+		free(f.p);
+		gm_guest_close(g);
+	}
+}
+
 TEST(snapfile_does_not_store_zero_pages)
 {
 	struct gm_guest *g = guest_of(gm_arch_find("x86_64"));
