@@ -561,7 +561,7 @@ static int read_runs(struct reader *r, const struct gm_snapshot *s,
 }
 
 /* One region, after the one before it in S->regions; *MAPPED sums the
- * sizes so far. */
+ * pages so far. */
 static int read_region(struct reader *r, struct gm_snapshot *s,
 		       struct gm_snap_region *sr, uint64_t *mapped)
 {
@@ -588,9 +588,9 @@ static int read_region(struct reader *r, struct gm_snapshot *s,
 		return bad(r, "unknown permission bits");
 	if (label_len > GM_LABEL_MAX)
 		return bad(r, "a label longer than 4096 bytes");
-	if (sr->size > GM_SNAPFILE_MAPPED_MAX - *mapped)
-		return bad(r, "regions mapping more than 1 TiB");
-	*mapped += sr->size;
+	if (sr->size / s->page_size > GM_SNAPFILE_PAGES_MAX - *mapped)
+		return bad(r, "regions mapping more than 2^28 pages");
+	*mapped += sr->size / s->page_size;
 	if (take(r, label_len, &label, "a label") < 0)
 		return -EINVAL;
 	sr->perms = (unsigned)perms;

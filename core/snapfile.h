@@ -17,9 +17,10 @@
 #define GM_SNAPFILE_MAGIC	"GMEMSNAP" /* 8 bytes, no NUL */
 #define GM_SNAPFILE_VERSION	1
 #define GM_SNAPFILE_HEADER_SIZE 48
-/* The most a file may map in all: a bound on what reading one allocates
- * (a present bitmap is a bit per page of it). */
-#define GM_SNAPFILE_MAPPED_MAX (1ull << 40)
+/* The most pages a file may map in all (1 TiB of 4 KiB pages, 256 GiB of
+ * ARM's 1 KiB ones): a bound on what reading one allocates, as a present
+ * bitmap is a bit per page (32 MiB at most). */
+#define GM_SNAPFILE_PAGES_MAX (1ull << 28)
 
 /* Takes the file's bytes in order; returns 0 or a negative errno, which
  * stops the writing. */

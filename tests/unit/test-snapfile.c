@@ -723,10 +723,11 @@ TEST(snapfile_bad_regions_are_einval)
 	two_regions("x86", 0x10000, 0x2000, 0x8000, 0x1000, order);
 	two_regions("x86_64", 0xfffffffffffff000, 0x1000, 0x10000, 0x1000,
 		    order);
-	/* More than 1 TiB in all: reading would allocate a bitmap for it. */
+	/* More than 2^28 pages (here of 4 KiB) in all: reading would
+	 * allocate a bitmap for them. */
 	two_regions("x86_64", 0, TIB / 2, TIB, TIB / 2, NULL);
 	two_regions("x86_64", 0, TIB / 2, TIB, TIB / 2 + 0x1000,
-		    "regions mapping more than 1 TiB");
+		    "regions mapping more than 2^28 pages");
 
 	put_head(&f, "x86", 0x1000, 1);
 	put_region(&f, 0x10000, 0x1000, GM_PERM_ALL + 1, "", 0);
