@@ -210,26 +210,37 @@ void gmfs_snapshot_read(fuse_req_t req, struct gmfs *fs, size_t size, off_t off,
 	gm_guest_unlock(fs->guest);
 }
 
+/* H's new file becomes LEN bytes long (cut, or grown with zeros), within
+ * what an import may hold; the caller holds the lock. */
+static int import_resize(struct gmfs *fs, struct gmfs_handle *h, uint64_t len)
+{
+	int rc;
+
+	if (len > gm_guest_snapshot_limit(fs->guest) + IMPORT_SLACK)
+		return -EFBIG;
+	rc = bytes_resize(h, (size_t)len);
+	if (rc < 0)
+		return rc;
+	h->import_pending = true;
+	h->node->open_size = h->len;
+	return 0;
+}
+
 void gmfs_snapshot_write(fuse_req_t req, struct gmfs *fs, const char *buf,
 			 size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct gmfs_handle *h = handle_of(fi);
-	uint64_t most;
-	int rc = 0;
+	uint64_t end;
+	int rc;
 
 	gm_guest_lock(fs->guest);
-	most = gm_guest_snapshot_limit(fs->guest) + IMPORT_SLACK;
+	end = (uint64_t)off + size; /* off < 2^63, size < 2^32 */
 	if (!h->import)
 		rc = -EBADF;
-	else if ((uint64_t)off > most || size > most - (uint64_t)off)
-		rc = -EFBIG;
-	else if ((size_t)off + size > h->len)
-		rc = bytes_resize(h, (size_t)off + size);
-	if (rc == 0) {
+	else
+		rc = import_resize(fs, h, end > h->len ? end : h->len);
+	if (rc == 0)
 		memcpy(h->bytes + off, buf, size);
-		h->import_pending = true;
-		h->node->open_size = h->len;
-	}
 	gm_guest_unlock(fs->guest);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
@@ -252,19 +263,10 @@ void gmfs_snapshot_setattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 		return;
 	}
 	gm_guest_lock(fs->guest);
-	if (to_set & FUSE_SET_ATTR_SIZE) {
-		if (!h || !h->import)
-			rc = -EACCES;
-		else if ((uint64_t)attr->st_size >
-			 gm_guest_snapshot_limit(fs->guest) + IMPORT_SLACK)
-			rc = -EFBIG;
-		else
-			rc = bytes_resize(h, (size_t)attr->st_size);
-		if (rc == 0) {
-			h->import_pending = true;
-			h->node->open_size = h->len;
-		}
-	}
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		rc = h && h->import
+			 ? import_resize(fs, h, (uint64_t)attr->st_size)
+			 : -EACCES;
 	gm_guest_unlock(fs->guest);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);

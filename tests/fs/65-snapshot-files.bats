@@ -42,6 +42,13 @@ shape_guest() {
 	echo 0x400100 >"$MNT/regs/rip"
 }
 
+# save_and_export: save the guest as snapshot a and copy its file out to
+# $BATS_TEST_TMPDIR/a.snap.
+save_and_export() {
+	echo a >"$MNT/save"
+	cp "$MNT/snapshots/a" "$BATS_TEST_TMPDIR/a.snap"
+}
+
 # Change every part of it, so that a restore has work to do everywhere.
 change_guest() {
 	ask ctl 'write 0x400ffe ffffffff' >/dev/null
@@ -55,8 +62,7 @@ change_guest() {
 @test "cp of snapshots/NAME exports a file of exactly its st_size, in the snapshot format" {
 	mount_guest
 	shape_guest
-	echo a >"$MNT/save"
-	cp "$MNT/snapshots/a" "$BATS_TEST_TMPDIR/a.snap"
+	save_and_export
 	[ "$(stat -c %s "$MNT/snapshots/a")" = "$(stat -c %s "$BATS_TEST_TMPDIR/a.snap")" ]
 	[ "$(wc -c <"$MNT/snapshots/a")" = "$(stat -c %s "$MNT/snapshots/a")" ]
 	# magic, version 1, no flags, the architecture
@@ -71,8 +77,7 @@ change_guest() {
 	shape_guest
 	local saved
 	saved=$(guest_state)
-	echo a >"$MNT/save"
-	cp "$MNT/snapshots/a" "$BATS_TEST_TMPDIR/a.snap"
+	save_and_export
 	rm "$MNT/snapshots/a"
 	change_guest
 	[ "$(guest_state)" != "$saved" ]
@@ -89,8 +94,7 @@ change_guest() {
 	shape_guest
 	local saved
 	saved=$(guest_state)
-	echo a >"$MNT/save"
-	cp "$MNT/snapshots/a" "$BATS_TEST_TMPDIR/a.snap"
+	save_and_export
 	unmount_guest
 	mount_guest
 	[ "$(guest_state)" != "$saved" ]
@@ -102,8 +106,7 @@ change_guest() {
 @test "an import written in small pieces, or out of order, is the same snapshot" {
 	mount_guest
 	shape_guest
-	echo a >"$MNT/save"
-	cp "$MNT/snapshots/a" "$BATS_TEST_TMPDIR/a.snap"
+	save_and_export
 	dd if="$BATS_TEST_TMPDIR/a.snap" of="$MNT/snapshots/pieces" bs=100 status=none
 	python3 -c '
 import os, sys
@@ -138,9 +141,8 @@ refused() {
 @test "garbage, an empty file, a truncated file and a flipped bit are each refused at close() with EINVAL, leaving nothing" {
 	mount_guest
 	shape_guest
-	echo a >"$MNT/save"
+	save_and_export
 	local snap=$BATS_TEST_TMPDIR/a.snap size
-	cp "$MNT/snapshots/a" "$snap"
 	size=$(stat -c %s "$snap")
 	head -c 5000 /dev/urandom >"$BATS_TEST_TMPDIR/garbage"
 	refused "$BATS_TEST_TMPDIR/garbage" 'does not start with "GMEMSNAP"'
@@ -175,8 +177,7 @@ open(sys.argv[2], "wb").write(b)
 @test "a refused import over an existing snapshot leaves it unchanged" {
 	mount_guest
 	shape_guest
-	echo a >"$MNT/save"
-	cp "$MNT/snapshots/a" "$BATS_TEST_TMPDIR/a.snap"
+	save_and_export
 	head -c 3000 /dev/urandom >"$BATS_TEST_TMPDIR/garbage"
 	[ "$(import "$BATS_TEST_TMPDIR/garbage" a)" = EINVAL ]
 	cmp "$MNT/snapshots/a" "$BATS_TEST_TMPDIR/a.snap"
@@ -242,8 +243,7 @@ except OSError as e:
 	shape_guest
 	ask ctl 'map 0x10000000 0x100000 rw- big' >/dev/null
 	head -c 1M /dev/urandom >"$MNT/regions/0000000010000000-0000000010100000"
-	echo a >"$MNT/save"
-	cp "$MNT/snapshots/a" "$BATS_TEST_TMPDIR/a.snap"
+	save_and_export
 	run python3 -c '
 import os, random, sys
 want = open(sys.argv[1], "rb").read()
@@ -267,4 +267,26 @@ print("same")
 ' "$BATS_TEST_TMPDIR/a.snap" "$MNT/snapshots/a" "$MNT"
 	[ "$output" = same ]
 	[ "$(ls "$MNT/snapshots")" = b ]
+}
+
+@test "a file being written can be cut and written again; past what an import may hold is EFBIG" {
+	mount_guest
+	shape_guest
+	save_and_export
+	run python3 -c '
+import errno, os, sys
+data = open(sys.argv[1], "rb").read()
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(fd, b"junk" * 100000)  # longer than the file
+os.ftruncate(fd, 0)
+os.pwrite(fd, data, 0)
+try:
+    os.pwrite(fd, b"x", 1 << 50)
+except OSError as e:
+    print(errno.errorcode[e.errno])
+os.close(fd)
+print("closed")
+' "$BATS_TEST_TMPDIR/a.snap" "$MNT/snapshots/b"
+	[ "$output" = "$(printf 'EFBIG\nclosed')" ]
+	cmp "$MNT/snapshots/b" "$BATS_TEST_TMPDIR/a.snap"
 }
