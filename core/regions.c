@@ -718,11 +718,3 @@ bad:
 		       "for an absent one, as r-x",
 		       text);
 }
-
-void gm_perms_str(unsigned perms, char buf[4])
-{
-	buf[0] = perms & GM_PERM_R ? 'r' : '-';
-	buf[1] = perms & GM_PERM_W ? 'w' : '-';
-	buf[2] = perms & GM_PERM_X ? 'x' : '-';
-	buf[3] = '\0';
-}

@@ -98,7 +98,4 @@ int gm_is_mapped(const struct gm_guest *g, uint64_t addr, uint64_t size,
 /* Parse "rwx", "r-x", "---" into *PERMS. -EINVAL otherwise. */
 int gm_perms_parse(const char *text, unsigned *perms, struct gm_error *err);
 
-/* Write PERMS as three letters and a NUL into BUF. */
-void gm_perms_str(unsigned perms, char buf[4]);
-
 #endif

@@ -16,7 +16,6 @@
 #include "regions.h"
 #include "snapfile.h"
 
-#define RANGE_MAX   48	  /* "START-END" of 64-bit addresses, and a NUL */
 #define OUT_FLUSH   65536 /* print the output in pieces of about this */
 #define DIFF_STATUS 2	  /* diff's status for trouble, as diff(1)'s */
 
@@ -53,37 +52,24 @@ static int out_flush(struct gm_text *out)
 	return 0;
 }
 
-/* "START-END" as `maps` names ranges (SPEC §2): lowercase hex padded to
- * the address width, END exclusive and written in full at 2^64. */
+/* "START-END" of S's addresses as `maps` names ranges. */
 static char *range_str(const struct gm_snapshot *s, uint64_t start,
-		       uint64_t size, char buf[RANGE_MAX])
+		       uint64_t size, char buf[GM_RANGE_NAME_MAX])
 {
-	int width = s->arch->address_bits == 32 ? 8 : 16;
-	uint64_t end = start + size;
-
-	if (size != 0 && end == 0)
-		snprintf(buf, RANGE_MAX, "%0*" PRIx64 "-1%016d", width, start,
-			 0);
-	else
-		snprintf(buf, RANGE_MAX, "%0*" PRIx64 "-%0*" PRIx64, width,
-			 start, width, end);
-	return buf;
+	return gm_range_format(s->arch->address_bits, start, size, buf);
 }
 
-/* "PERMS LABEL" as in `maps`: rwx letters and '-', the label escaped. */
+/* "PERMS LABEL" of R as in `maps`. */
 static void add_perms_label(struct gm_text *out, const struct gm_snap_region *r)
 {
-	gm_text_printf(out, "%c%c%c ", r->perms & GM_PERM_R ? 'r' : '-',
-		       r->perms & GM_PERM_W ? 'w' : '-',
-		       r->perms & GM_PERM_X ? 'x' : '-');
-	gm_text_add_escaped(out, r->label, r->label_len);
+	gm_text_add_perms_label(out, r->perms, r->label, r->label_len);
 }
 
 /* R's line of `maps`, without its newline. */
 static void add_region(struct gm_text *out, const struct gm_snapshot *s,
 		       const struct gm_snap_region *r)
 {
-	char range[RANGE_MAX];
+	char range[GM_RANGE_NAME_MAX];
 
 	gm_text_printf(out, "%s ", range_str(s, r->start, r->size, range));
 	add_perms_label(out, r);
@@ -255,7 +241,7 @@ static void print_changes_upto(struct differ *d, uint64_t addr)
 /* Print the byte range waiting, if any. */
 static void close_bytes(struct differ *d)
 {
-	char range[RANGE_MAX];
+	char range[GM_RANGE_NAME_MAX];
 
 	if (!d->open)
 		return;

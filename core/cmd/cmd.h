@@ -57,11 +57,7 @@ int gm_info_text(const struct gm_guest *g, struct gm_text *out);
  * Empty when SP is not mapped. */
 int gm_stack_text(struct gm_guest *g, struct gm_text *out);
 
-/* "START-END" of [start, start+size) as `maps` and regions/ name it:
- * lowercase hex without 0x, zero-padded to 8 digits on 32-bit guests and 16
- * on 64-bit ones; END is exclusive (an end of 2^64 is 10000000000000000).
- * BUF holds at least GM_RANGE_NAME_MAX bytes. Returns BUF. */
-#define GM_RANGE_NAME_MAX 40
+/* gm_range_format for G's address width. */
 char *gm_range_name(const struct gm_guest *g, uint64_t start, uint64_t size,
 		    char *buf);
 

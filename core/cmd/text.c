@@ -6,6 +6,7 @@
 #include "cmd-priv.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -148,4 +149,37 @@ void gm_text_add_cut(struct gm_text *t, const char *s, size_t len, size_t max)
 int gm_text_status(const struct gm_text *t)
 {
 	return t->failed ? -ENOMEM : 0;
+}
+
+char *gm_range_format(unsigned address_bits, uint64_t start, uint64_t size,
+		      char *buf)
+{
+	int width = address_bits == 32 ? 8 : 16;
+	uint64_t end = start + size;
+
+	if (size != 0 && end == 0) /* the end of the 64-bit space */
+		snprintf(buf, GM_RANGE_NAME_MAX, "%0*" PRIx64 "-1%016d", width,
+			 start, 0);
+	else
+		snprintf(buf, GM_RANGE_NAME_MAX, "%0*" PRIx64 "-%0*" PRIx64,
+			 width, start, width, end);
+	return buf;
+}
+
+void gm_perms_str(unsigned perms, char buf[4])
+{
+	buf[0] = perms & GM_PERM_R ? 'r' : '-';
+	buf[1] = perms & GM_PERM_W ? 'w' : '-';
+	buf[2] = perms & GM_PERM_X ? 'x' : '-';
+	buf[3] = '\0';
+}
+
+void gm_text_add_perms_label(struct gm_text *t, unsigned perms,
+			     const char *label, size_t label_len)
+{
+	char letters[4];
+
+	gm_perms_str(perms, letters);
+	gm_text_printf(t, "%s ", letters);
+	gm_text_add_escaped(t, label, label_len);
 }

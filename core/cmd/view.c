@@ -23,31 +23,22 @@
 char *gm_range_name(const struct gm_guest *g, uint64_t start, uint64_t size,
 		    char *buf)
 {
-	int width = gm_guest_arch(g)->address_bits == 32 ? 8 : 16;
-	uint64_t end = start + size;
-
-	if (size != 0 && end == 0) /* the end of the 64-bit space */
-		snprintf(buf, GM_RANGE_NAME_MAX, "%0*" PRIx64 "-1%016d", width,
-			 start, 0);
-	else
-		snprintf(buf, GM_RANGE_NAME_MAX, "%0*" PRIx64 "-%0*" PRIx64,
-			 width, start, width, end);
-	return buf;
+	return gm_range_format(gm_guest_arch(g)->address_bits, start, size,
+			       buf);
 }
 
 int gm_maps_text(const struct gm_guest *g, struct gm_text *out)
 {
 	const struct gm_region *r;
-	char name[GM_RANGE_NAME_MAX], perms[4];
+	char name[GM_RANGE_NAME_MAX];
 	size_t n;
 
 	r = gm_regions(g, &n);
 	for (size_t i = 0; i < n; i++) {
-		gm_perms_str(r[i].perms, perms);
-		gm_text_printf(out, "%s %s ",
-			       gm_range_name(g, r[i].start, r[i].size, name),
-			       perms);
-		gm_text_add_escaped(out, r[i].label, r[i].label_len);
+		gm_text_printf(out, "%s ",
+			       gm_range_name(g, r[i].start, r[i].size, name));
+		gm_text_add_perms_label(out, r[i].perms, r[i].label,
+					r[i].label_len);
 		gm_text_add(out, "\n", 1);
 	}
 	return gm_text_status(out);

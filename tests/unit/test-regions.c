@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <unicorn/unicorn.h>
 
+#include "cmd/text.h"
 #include "guest.h"
 #include "memory.h"
 #include "regions.h"
