@@ -212,7 +212,7 @@ except PermissionError:
 	echo big >"$MNT/save"
 	local size
 	size=$(stat -c %s "$MNT/snapshots/big")
-	echo "1 GiB guest, snapshot file of $size bytes" >&3
+	echo "# 1 GiB guest, snapshot file of $size bytes" >&3
 	[ "$size" -lt $((4 * 1024 * 1024)) ]
 	cp "$MNT/snapshots/big" "$BATS_TEST_TMPDIR/big.snap"
 	unmount_guest

@@ -145,7 +145,7 @@ shape_guest() {
 	kill -9 "$GMEMFS_PID"
 	wait_daemon || true
 	[ "$daemon_status" = 137 ]
-	echo "killed with $(stat -c %s "$state.tmp") bytes of the new state written" >&3
+	echo "# killed with $(stat -c %s "$state.tmp") bytes of the new state written" >&3
 	[ -s "$state.tmp" ]
 	[ "$(sha1sum <"$state")" = "$sum" ]
 
