@@ -78,12 +78,18 @@ int gmfs_state_prepare(const char *given, char **path, int *lock_fd,
 		rc = gm_fail(err, EINVAL, "names a directory, not a file");
 		goto out;
 	}
-	/* The daemon runs in /: keep the directory as it is found now. */
-	if (!realpath(dir, real)) {
+	/* The daemon runs in /: keep the path as it is found now, a link
+	 * followed (the state replaces what it names, not the link). */
+	if (realpath(given, real)) {
+		*path = strdup(real);
+	} else if (!realpath(dir, real)) {
 		rc = gm_fail(err, errno, "%s: %s", dir, strerror(errno));
 		goto out;
+	} else if (asprintf(path, "%s/%s", strcmp(real, "/") ? real : "",
+			    base) < 0) {
+		*path = NULL;
 	}
-	if (asprintf(path, "%s/%s", strcmp(real, "/") ? real : "", base) < 0 ||
+	if (!*path ||
 	    asprintf(&tmp, "%s%s", *path, GM_SNAPFILE_TMP_SUFFIX) < 0) {
 		rc = gm_fail(err, ENOMEM, "out of memory");
 		goto out;

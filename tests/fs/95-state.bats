@@ -172,3 +172,16 @@ shape_guest() {
 	[ "$(guest_state)" = "$saved" ]
 	wait "$first"
 }
+
+@test "a --state FILE that is a symbolic link keeps the link: the state goes where it points" {
+	local target=$BATS_TEST_TMPDIR/real.snap link=$BATS_TEST_TMPDIR/link.snap
+	mount_guest --state "$target"
+	unmount_guest
+	ln -s real.snap "$link"
+	mount_guest --state "$link"
+	ask ctl 'map 0x10000 0x1000 rw- linked' >/dev/null
+	unmount_guest
+	[ -L "$link" ]
+	mount_guest --state "$target"
+	grep -q ' linked$' "$MNT/maps"
+}
