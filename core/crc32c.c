@@ -1,8 +1,8 @@
 /*
  * CRC-32C, reflected, polynomial 0x82f63b78, initial and final XOR
- * 0xffffffff. x86-64 hosts with SSE 4.2 use its crc32 instruction (about
- * 8 bytes in 3 cycles, so checking a snapshot costs less than copying it);
- * others go a byte at a time through the table below.
+ * 0xffffffff. x86-64 hosts with SSE 4.2 use its crc32 instruction on three
+ * streams at once (about 8 bytes a cycle, so checking a snapshot costs
+ * less than copying it); others go a byte at a time through the table.
  */
 #include "crc32c.h"
 
@@ -64,22 +64,70 @@ static uint32_t crc_bytes(uint32_t c, const uint8_t *p, size_t len)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
 
+/* The raw CRC register times x^(8n) mod P: what N zero bytes after it
+ * make of it. Two polynomials multiply bit by bit (reflected). */
+static uint32_t mult_mod_p(uint32_t a, uint32_t b)
+{
+	uint32_t product = 0;
+
+	for (uint32_t m = 1u << 31; m; m >>= 1) {
+		if (a & m)
+			product ^= b;
+		b = b & 1 ? (b >> 1) ^ 0x82f63b78 : b >> 1;
+	}
+	return product;
+}
+
+/* x^(8n) mod P, by squaring: x^1 is 1 << 30 reflected, x^0 is 1 << 31. */
+static uint32_t x8n_mod_p(uint64_t n)
+{
+	uint32_t power = 1u << 30, result = 1u << 31;
+
+	for (n *= 8; n; n >>= 1) {
+		if (n & 1)
+			result = mult_mod_p(power, result);
+		power = mult_mod_p(power, power);
+	}
+	return result;
+}
+
+/* Three streams of STRIDE bytes go through the instruction side by side
+ * (its latency is 3 cycles, its throughput 1), then are joined by
+ * shifting the first two over the bytes after them. */
+#define STRIDE 8192
+
 __attribute__((target("sse4.2"))) static uint32_t
 crc_sse42(uint32_t c, const uint8_t *p, size_t len)
 {
-	uint64_t c64 = c;
+	uint64_t c0 = c, c1, c2, w0, w1, w2;
+	uint32_t shift2 = 0, shift1 = 0;
 
 	for (; len && ((uintptr_t)p & 7); len--)
-		c64 = _mm_crc32_u8((uint32_t)c64, *p++);
+		c0 = _mm_crc32_u8((uint32_t)c0, *p++);
+	if (len >= 3 * STRIDE) {
+		shift2 = x8n_mod_p(2 * STRIDE);
+		shift1 = x8n_mod_p(STRIDE);
+	}
+	for (; len >= 3 * STRIDE; len -= 3 * STRIDE, p += 3 * STRIDE) {
+		c1 = c2 = 0;
+		for (size_t i = 0; i < STRIDE; i += 8) {
+			memcpy(&w0, p + i, 8);
+			memcpy(&w1, p + STRIDE + i, 8);
+			memcpy(&w2, p + 2 * STRIDE + i, 8);
+			c0 = _mm_crc32_u64(c0, w0);
+			c1 = _mm_crc32_u64(c1, w1);
+			c2 = _mm_crc32_u64(c2, w2);
+		}
+		c0 = mult_mod_p(shift2, (uint32_t)c0) ^
+		     mult_mod_p(shift1, (uint32_t)c1) ^ (uint32_t)c2;
+	}
 	for (; len >= 8; len -= 8, p += 8) {
-		uint64_t word;
-
-		memcpy(&word, p, 8);
-		c64 = _mm_crc32_u64(c64, word);
+		memcpy(&w0, p, 8);
+		c0 = _mm_crc32_u64(c0, w0);
 	}
 	for (; len; len--)
-		c64 = _mm_crc32_u8((uint32_t)c64, *p++);
-	return (uint32_t)c64;
+		c0 = _mm_crc32_u8((uint32_t)c0, *p++);
+	return (uint32_t)c0;
 }
 
 static uint32_t crc_run(uint32_t c, const uint8_t *p, size_t len)
