@@ -59,17 +59,6 @@ static uint64_t get_le(const uint8_t *p, unsigned n)
 	return v;
 }
 
-/* Whether page P of R is stored: its present bit, or for a snapshot that
- * borrows the guest's memory (no bitmap), whether it holds a non-zero
- * byte. */
-static bool page_stored(const struct gm_snapshot *s,
-			const struct gm_snap_region *r, uint64_t p)
-{
-	if (r->present)
-		return gm_snap_page_saved(r, p);
-	return !gm_page_is_zero(r->bytes + p * s->page_size, s->page_size);
-}
-
 /* Whether the 64 bits of BITS from bit P (a multiple of 64) are clear. */
 static bool bits64_clear(const uint8_t *bits, uint64_t p)
 {
@@ -89,7 +78,7 @@ static bool next_run(const struct gm_snapshot *s,
 
 	/* Zero words of the bitmap pass 64 pages at once: a file of a few
 	 * bytes may map a TiB of 512-byte pages, 2^31 bits to look at. */
-	while (*p < pages && !page_stored(s, r, *p))
+	while (*p < pages && !gm_snap_page_stored(s, r, *p))
 		*p += r->present && *p % 64 == 0 && pages - *p >= 64 &&
 			      bits64_clear(r->present, *p)
 			  ? 64
@@ -97,7 +86,7 @@ static bool next_run(const struct gm_snapshot *s,
 	if (*p == pages)
 		return false;
 	*first = *p;
-	while (*p < pages && page_stored(s, r, *p))
+	while (*p < pages && gm_snap_page_stored(s, r, *p))
 		++*p;
 	*count = *p - *first;
 	return true;

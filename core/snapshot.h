@@ -58,6 +58,19 @@ struct gm_snapshot {
 	unsigned refs;
 };
 
+/* Whether page P of R, one of S's regions, is stored in S's file: its
+ * present bit, or for a view (no bitmap) whether it holds a non-zero
+ * byte. */
+static inline bool gm_snap_page_stored(const struct gm_snapshot *s,
+				       const struct gm_snap_region *r,
+				       uint64_t p)
+{
+	if (s->borrowed)
+		return !gm_page_is_zero(r->bytes + p * s->page_size,
+					s->page_size);
+	return gm_snap_page_saved(r, p);
+}
+
 /* Save the guest as NAME (NULL: "snap-N"), replacing a snapshot of that
  * name; *SAVED (if not NULL) points at the name. -EINVAL bad name,
  * -ENOSPC the snapshot memory limit or no host memory. */

@@ -8,15 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool stored(const struct gm_snapshot *s, const struct gm_snap_region *r,
-		   uint64_t p)
-{
-	if (s->borrowed)
-		return !gm_page_is_zero(r->bytes + p * s->page_size,
-					s->page_size);
-	return gm_snap_page_saved(r, p);
-}
-
 /* Whether both bitmaps leave the 64 pages from P (a multiple of 64) out,
  * so that a region of a TiB is compared in a fraction of a second. */
 static bool both_skip_word(const struct gm_snapshot *a,
@@ -44,13 +35,14 @@ static bool pages_differ(const struct gm_snapshot *a,
 			p += 63;
 			continue;
 		}
-		if (stored(a, ra, p) != stored(b, rb, p)) {
+		if (gm_snap_page_stored(a, ra, p) !=
+		    gm_snap_page_stored(b, rb, p)) {
 			snprintf(why, n,
 				 "page 0x%" PRIx64 " is stored in one only",
 				 ra->start + p * ps);
 			return true;
 		}
-		if (stored(a, ra, p) &&
+		if (gm_snap_page_stored(a, ra, p) &&
 		    memcmp(ra->bytes + p * ps, rb->bytes + p * ps, ps) != 0) {
 			snprintf(why, n,
 				 "the bytes of page 0x%" PRIx64 " differ",
