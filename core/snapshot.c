@@ -234,6 +234,17 @@ int gm_snap_view(struct gm_guest *g, struct gm_snapshot **out,
 	return capture(g, NULL, 0, true, out, err);
 }
 
+int gm_snap_store(struct gm_guest *g, const char *path, struct gm_error *err)
+{
+	struct gm_snapshot *view = NULL;
+	int rc = gm_snap_view(g, &view, err);
+
+	if (rc == 0)
+		rc = gm_snapfile_store(view, path, err);
+	gm_snapshot_free(view);
+	return rc;
+}
+
 /* Restore */
 
 /*

@@ -106,6 +106,11 @@ int gm_snap_view(struct gm_guest *g, struct gm_snapshot **out,
 struct gm_snapshot *gm_snap_hold(const struct gm_snapshot *s);
 void gm_snap_put(struct gm_snapshot *s);
 
+/* Write the guest as it is now to the snapshot file PATH, atomically
+ * (gm_snapfile_store of a view): what --state does at the end. -errno
+ * with a message. */
+int gm_snap_store(struct gm_guest *g, const char *path, struct gm_error *err);
+
 /* Delete snapshot NAME. -ENOENT when there is none. */
 int gm_snap_drop(struct gm_guest *g, const char *name, struct gm_error *err);
 

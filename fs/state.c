@@ -145,14 +145,10 @@ int gmfs_state_load(const char *path, const struct gm_arch *arch,
 
 int gmfs_state_store(struct gm_guest *g, const char *path, struct gm_error *err)
 {
-	struct gm_snapshot *view = NULL;
 	int rc;
 
 	gm_guest_lock(g);
-	rc = gm_snap_view(g, &view, err);
-	if (rc == 0)
-		rc = gm_snapfile_store(view, path, err);
-	gm_snapshot_free(view);
+	rc = gm_snap_store(g, path, err);
 	gm_guest_unlock(g);
 	return rc;
 }

@@ -4,7 +4,7 @@
  * each against a 256 MiB tmpfs file in the same runs; ctl commands against
  * the same calls made in-process on the core; a snapshot of the 256 MiB
  * saved, exported, imported and stored as --state does, against whole
- * tmpfs files and the same encoding and decoding in-process.
+ * tmpfs files and the same layout and decoding in-process.
  * Try it: tools/bench --fs (it mounts a guest), or build/tools/bench-fs MNT
  * DIR with a fresh gmemfs on MNT and DIR on tmpfs.
  */
@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
@@ -447,12 +446,13 @@ static void bench_commands(struct fsbench *b)
  * Snapshot files
  *
  * A snapshot of the 256 MiB region, every page of it stored: saved through
- * MNT/save, exported by reading snapshots/NAME whole (the daemon encodes
- * the file at open), imported by writing snapshots/NEW (decoded and
- * checked at close), and stored by --state's gm_snapfile_store in-process.
- * Each is one whole operation, timed in turn with the others and with
- * whole-file tmpfs references: cp of an export writes a tmpfs file while
- * it reads ours, cp of an import reads one while it writes ours.
+ * MNT/save, exported by reading snapshots/NAME whole (the daemon lays the
+ * file out at open and serves the pages from the snapshot), imported by writing
+ * snapshots/NEW (decoded and checked at close), and stored by --state's
+ * gm_snapfile_store in-process. Each is one whole operation, timed in turn with
+ * the others and with whole-file tmpfs references: cp of an export writes a
+ * tmpfs file while it reads ours, cp of an import reads one while it writes
+ * ours.
  */
 
 #define SNAP_NAME   "bench"
@@ -572,46 +572,30 @@ static void op_store(void *arg)
 {
 	struct snapbench *sb = arg;
 	struct fsbench *b = sb->b;
-	struct gm_snapshot *view = NULL;
 
 	gm_guest_lock(b->g);
-	must(gm_snap_view(b->g, &view, &b->err), b, "gm_snap_view");
-	must(gm_snapfile_store(view, sb->state, &b->err), b,
-	     "gm_snapfile_store");
-	gm_snapshot_free(view);
+	must(gm_snap_store(b->g, sb->state, &b->err), b, "gm_snap_store");
 	gm_guest_unlock(b->g);
 }
 
-static int memory_sink(void *ctx, const void *bytes, size_t len)
-{
-	uint8_t **at = ctx;
-
-	memcpy(*at, bytes, len);
-	*at += len;
-	return 0;
-}
-
-/* What an export does in the daemon before its first read: the saved
- * snapshot encoded into new anonymous memory. */
-static void op_encode(void *arg)
+/* What an export does in the daemon at open: the saved snapshot's file
+ * laid out as pieces, its CRC computed (its pages are not copied). */
+static void op_layout(void *arg)
 {
 	struct snapbench *sb = arg;
 	struct fsbench *b = sb->b;
+	struct gm_snapfile_pieces p;
 	const struct gm_snapshot *s;
-	uint8_t *buf = mmap(NULL, sb->len, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint8_t *at = buf;
 
-	if (buf == MAP_FAILED)
-		die("mmap", strerror(errno));
 	gm_guest_lock(b->g);
 	s = gm_snap_find(b->g, SNAP_NAME);
 	if (!s || gm_snapfile_size(s) != sb->len)
 		die("gm_snapfile_size", "not the size of the export");
-	must(gm_snapfile_write(s, memory_sink, &at, &b->err), b,
-	     "gm_snapfile_write");
+	must(gm_snapfile_pieces(s, &p, &b->err), b, "gm_snapfile_pieces");
+	if (p.size != sb->len)
+		die("gm_snapfile_pieces", "not the size of the export");
+	gm_snapfile_pieces_free(&p);
 	gm_guest_unlock(b->g);
-	munmap(buf, sb->len);
 }
 
 /* What an import does in the daemon at close, but for gm_snap_add: the
@@ -745,7 +729,7 @@ enum snap_op {
 	SNAP_EXPORT,
 	SNAP_IMPORT,
 	SNAP_STORE,
-	SNAP_ENCODE,
+	SNAP_LAYOUT,
 	SNAP_DECODE,
 	TMPFS_WRITE,
 	TMPFS_READ,
@@ -754,12 +738,12 @@ enum snap_op {
 
 static const bench_fn snap_fns[NSNAP] = {
     op_save,   op_export, op_import,	op_store,
-    op_encode, op_decode, op_ref_write, op_ref_read,
+    op_layout, op_decode, op_ref_write, op_ref_read,
 };
 
 /* Each operation against the references that tell most: for export and
  * import, first the other half of their cp, then the same work on tmpfs,
- * then the same encoding or decoding in-process, without FUSE. */
+ * then the same layout or decoding in-process, without FUSE. */
 static const struct {
 	const char *what, *ref;
 	enum snap_op ours, theirs;
@@ -769,13 +753,13 @@ static const struct {
      TMPFS_WRITE},
     {"export, snapshots/NAME read whole", "tmpfs read", SNAP_EXPORT,
      TMPFS_READ},
-    {"export, snapshots/NAME read whole", "gm_snapfile_write", SNAP_EXPORT,
-     SNAP_ENCODE},
+    {"export, snapshots/NAME read whole", "gm_snapfile_pieces", SNAP_EXPORT,
+     SNAP_LAYOUT},
     {"import, snapshots/NEW written", "tmpfs read", SNAP_IMPORT, TMPFS_READ},
     {"import, snapshots/NEW written", "tmpfs write", SNAP_IMPORT, TMPFS_WRITE},
     {"import, snapshots/NEW written", "gm_snapfile_read", SNAP_IMPORT,
      SNAP_DECODE},
-    {"--state store (gm_snapfile_store)", "tmpfs write", SNAP_STORE,
+    {"--state store (gm_snap_store)", "tmpfs write", SNAP_STORE,
      TMPFS_WRITE},
 };
 
