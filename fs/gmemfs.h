@@ -1,6 +1,7 @@
 /*
  * The daemon's context and the pieces of the tree. fs/ serves the guest of
  * core/ as files; it knows the core and the command language, not Unicorn.
+ * Each kind of file is one const struct gmfs_file in fs/files/.
  */
 #ifndef GMEMFS_H
 #define GMEMFS_H
@@ -13,56 +14,123 @@
 
 #include "cmd/cmd.h"
 #include "guest.h"
-#include "snapfile.h"
 
-/* The fixed inodes; registers and dynamic nodes come after them. */
-enum gmfs_ino {
-	INO_ROOT = FUSE_ROOT_ID,
-	INO_MAPS,
-	INO_REGIONS,
-	INO_MEM,
-	INO_CTL,
-	INO_MAP,
-	INO_UNMAP,
-	INO_SAVE,
-	INO_RESTORE,
-	INO_STACK,
-	INO_SNAPSHOTS,
-	INO_REGS,
-	INO_INFO,
-	INO_LOG,
-	INO_FIXED_END,
-	INO_REG_FIRST = 0x100, /* regs/NAME: 0x100 + register index */
-};
+/* The root is 1, the fixed files of tree.c follow it in their table's
+ * order; regs/NAME is 0x100 + the register's index; region and snapshot
+ * files are their node's address (as passthrough_ll does). */
+#define INO_ROOT      FUSE_ROOT_ID
+#define INO_REG_FIRST 0x100
 
-enum gmfs_kind {
-	KIND_DIR,
-	KIND_TEXT,    /* maps, info, log: read-only text made at open */
-	KIND_MEM,     /* mem */
-	KIND_CONTROL, /* ctl, map, unmap, save, restore, stack */
-	KIND_REG,     /* regs/NAME */
-	KIND_REGION,  /* regions/START-END */
-	KIND_SNAPSHOT,
-};
+struct gmfs;
+struct gmfs_file;
 
 /*
- * A region or snapshot file the kernel knows. Its inode number is its
- * address (as passthrough_ll does), valid until the kernel forgets it. A
- * region node stands for its range: I/O goes to those addresses, so a node
- * outlives a split or an unmap only as a view that fails with EIO.
+ * A region or snapshot file the kernel knows, valid until the kernel
+ * forgets it. A region node stands for its range: I/O goes to those
+ * addresses, so a node outlives a split or an unmap only as a view that
+ * fails with EIO.
  */
 struct gmfs_node {
-	enum gmfs_kind kind;
-	uint64_t start, size; /* KIND_REGION */
-	char *name;	      /* KIND_SNAPSHOT */
+	const struct gmfs_file *file; /* its kind */
+	uint64_t start, size;	      /* region files */
+	char *name;		      /* snapshot files */
 	uint64_t nlookup;
 	unsigned opened; /* open file handles */
-	/* KIND_SNAPSHOT: handles writing a new file, and the size of the
+	/* snapshot files: handles writing a new file, and the size of the
 	 * file last written or opened for reading */
 	unsigned importing;
 	uint64_t open_size;
-	bool may_cache; /* the kernel may hold pages of it */
+	bool may_cache; /* region files: the kernel may hold pages of it */
 };
+
+/* A fixed file: one line of the tree's table (tree.c). */
+struct gmfs_fixed {
+	const char *name;
+	const struct gmfs_file *file;
+	/* control files: the verb each line runs, NULL for any (ctl) */
+	const char *verb;
+	/* text files: what they show; control files: what a read answers
+	 * before any command (stack lists the stack). Under the lock. */
+	int (*text)(struct gmfs *fs, struct gm_text *out);
+	/* directories: the kind of their entries, which names them */
+	const struct gmfs_file *entries;
+};
+
+/* An inode as the tree finds it, once per request. */
+struct gmfs_inode {
+	fuse_ino_t ino;
+	const struct gmfs_file *file;	/* its kind's operations */
+	const struct gmfs_fixed *fixed; /* a fixed file's line, or NULL */
+	struct gmfs_node *node;		/* a region or snapshot file, or NULL */
+};
+
+/* What every open handle starts with: the daemon keeps them in a list, to
+ * free those still open at exit through FILE->handle_free. */
+struct gmfs_handle {
+	struct gmfs_handle *prev, *next;
+	const struct gmfs_file *file;
+};
+
+/*
+ * The operations of one kind of file. ops.c calls them, once per request,
+ * for the inode's kind; a NULL entry gives the answer ops.c says. Those
+ * returning int return 0 or -errno and ops.c replies; the others reply
+ * themselves. None is called under the lock unless it says so.
+ */
+struct gmfs_file {
+	/* st_mode, st_size and st_blocks (the rest is common to every
+	 * file); under the lock */
+	int (*stat)(struct gmfs *fs, const struct gmfs_inode *in,
+		    struct stat *st);
+	/* fill FI (fh, direct_io, keep_cache, nonseekable) */
+	int (*open)(struct gmfs *fs, const struct gmfs_inode *in,
+		    struct fuse_file_info *fi);
+	void (*read)(fuse_req_t req, struct gmfs *fs,
+		     const struct gmfs_inode *in, size_t size, off_t off,
+		     struct fuse_file_info *fi);
+	void (*write)(fuse_req_t req, struct gmfs *fs,
+		      const struct gmfs_inode *in, const char *buf, size_t size,
+		      off_t off, struct fuse_file_info *fi);
+	/* close(): its result is close()'s */
+	int (*flush)(struct gmfs *fs, const struct gmfs_inode *in,
+		     struct fuse_file_info *fi);
+	void (*release)(struct gmfs *fs, const struct gmfs_inode *in,
+			struct fuse_file_info *fi);
+	/* ops.c replies the attributes after it; FI may be NULL */
+	int (*setattr)(struct gmfs *fs, const struct gmfs_inode *in,
+		       const struct stat *attr, int to_set,
+		       struct fuse_file_info *fi);
+	void (*getxattr)(fuse_req_t req, struct gmfs *fs,
+			 const struct gmfs_inode *in, const char *name,
+			 size_t size);
+	int (*setxattr)(struct gmfs *fs, const struct gmfs_inode *in,
+			const char *name, const char *value, size_t size,
+			int flags);
+	void (*listxattr)(fuse_req_t req, struct gmfs *fs,
+			  const struct gmfs_inode *in, size_t size);
+	int (*removexattr)(struct gmfs *fs, const struct gmfs_inode *in,
+			   const char *name);
+	/* free handle H at exit; under the lock */
+	void (*handle_free)(struct gmfs *fs, struct gmfs_handle *h);
+
+	/* The directory whose entries are of this kind (regions/,
+	 * snapshots/, regs/), by name. LOOKUP and LIST run under the
+	 * lock; LOOKUP takes a lookup count on a node it gives. */
+	int (*lookup)(struct gmfs *fs, const char *name, fuse_ino_t *ino);
+	int (*list)(fuse_req_t req, struct gmfs *fs, struct gm_text *dir);
+	int (*unlink)(struct gmfs *fs, const char *name);
+	/* a new file NAME, open in FI, its entry in E */
+	int (*create)(struct gmfs *fs, const char *name,
+		      struct fuse_file_info *fi, struct fuse_entry_param *e);
+};
+
+/* The kinds of files, each in fs/files/. */
+extern const struct gmfs_file gmfs_region_file;	  /* regions/START-END */
+extern const struct gmfs_file gmfs_mem_file;	  /* mem */
+extern const struct gmfs_file gmfs_text_file;	  /* maps, info, log */
+extern const struct gmfs_file gmfs_control_file;  /* ctl, map, unmap, ... */
+extern const struct gmfs_file gmfs_reg_file;	  /* regs/NAME */
+extern const struct gmfs_file gmfs_snapshot_file; /* snapshots/NAME */
 
 struct gmfs {
 	struct gm_guest *guest;
@@ -96,10 +164,14 @@ int gmfs_state_load(const char *path, const struct gm_arch *arch,
 int gmfs_state_store(struct gm_guest *g, const char *path,
 		     struct gm_error *err);
 
-/* ops.c: the table libfuse calls, dispatching on the kind of node */
+/* ops.c: the table libfuse calls, dispatching to the inode's kind */
 extern const struct fuse_lowlevel_ops gmfs_ops;
 
-/* tree.c: names, attributes, directories */
+/* tree.c: inodes, names, attributes, directories */
+bool gmfs_inode(struct gmfs *fs, fuse_ino_t ino, struct gmfs_inode *in);
+int gmfs_stat(struct gmfs *fs, const struct gmfs_inode *in, struct stat *st);
+void gmfs_reply_attr(fuse_req_t req, struct gmfs *fs,
+		     const struct gmfs_inode *in);
 void gmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void gmfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void gmfs_forget_multi(fuse_req_t req, size_t count,
@@ -109,93 +181,54 @@ void gmfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void gmfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		  struct fuse_file_info *fi);
 void gmfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-bool gmfs_ino_valid(struct gmfs *fs, fuse_ino_t ino);
-struct gmfs_node *gmfs_node_get(struct gmfs *fs, enum gmfs_kind kind,
+
+/* nodes.c: what the files share. Everything under the lock unless said. */
+/* The node for a region range (NAME NULL) or a snapshot name of kind
+ * FILE, made if new; NULL when out of memory. */
+struct gmfs_node *gmfs_node_get(struct gmfs *fs, const struct gmfs_file *file,
 				uint64_t start, uint64_t size,
 				const char *name);
+struct gmfs_node *gmfs_node_of(fuse_ino_t ino); /* NULL: not a node */
 void gmfs_node_forget(struct gmfs *fs, struct gmfs_node *n, uint64_t count);
+/* A handle of NODE was released: free the node if the kernel forgot it. */
 void gmfs_node_close(struct gmfs *fs, struct gmfs_node *node);
-struct gmfs_node *gmfs_node_of(fuse_ino_t ino);
-enum gmfs_kind gmfs_kind_of(fuse_ino_t ino);
+/* Link H (of kind FILE) into the daemon's handles, and out again. */
+void gmfs_handle_add(struct gmfs *fs, struct gmfs_handle *h,
+		     const struct gmfs_file *file);
+void gmfs_handle_remove(struct gmfs *fs, struct gmfs_handle *h);
+/* At exit: free every handle still open, then every node. */
+void gmfs_free_all(struct gmfs *fs);
+/* The fields of INO's stat common to every file. */
+void gmfs_stat_init(struct gmfs *fs, fuse_ino_t ino, struct stat *st);
+/* Reply SIZE bytes of TEXT from OFF on (none past its end). */
+void gmfs_reply_text(fuse_req_t req, const struct gm_text *text, size_t size,
+		     off_t off);
+/* Add a directory entry to D, whose offset is its end. */
+void gmfs_dir_add(fuse_req_t req, struct gm_text *d, const char *name,
+		  fuse_ino_t ino, mode_t mode);
+/* d_ino of region and snapshot entries: their inode numbers exist only
+ * once looked up, and a zero d_ino hides an entry from some programs. */
+#define DIRENT_INO 0x1000
+/* Collect the pages the kernel may cache that the guest changed (but
+ * EXCEPT's, whose own write made the change): *OUT, malloc'd, and how
+ * many. Notify after releasing the lock (not under it), or a reader
+ * holding a page lock deadlocks us. */
 size_t gmfs_changes_take(struct gmfs *fs, fuse_ino_t except,
 			 struct gmfs_inval **out);
 void gmfs_changes_notify(struct gmfs *fs, struct gmfs_inval *inval, size_t n);
-void gmfs_reply_attr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino);
-int gmfs_stat(struct gmfs *fs, fuse_ino_t ino, struct stat *st);
+/* Run one command line (not under the lock) for an operation on a file
+ * (chmod, rm), checked, logged and answered as the command would be. */
+int gmfs_run_command(struct gmfs *fs, const char *line);
 
-/* files/region.c: region files and mem */
-void gmfs_region_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-		      struct fuse_file_info *fi);
-void gmfs_region_read(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-		      size_t size, off_t off);
-void gmfs_region_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-		       const char *buf, size_t size, off_t off);
-void gmfs_region_setattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-			 struct stat *attr, int to_set);
-void gmfs_region_unlink(fuse_req_t req, struct gmfs *fs, const char *name);
-void gmfs_region_getxattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-			  const char *name, size_t size);
-void gmfs_region_setxattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-			  const char *name, const char *value, size_t size,
-			  int flags);
-void gmfs_region_listxattr(fuse_req_t req, size_t size);
-const struct gm_region *gmfs_region_by_name(struct gmfs *fs, const char *name);
-
-/* files/text.c: maps, info, log, regs/, and the control files' answers */
-struct gmfs_handle {
-	struct gmfs_handle *prev, *next; /* the daemon's open handles */
-	struct gm_text text;		 /* what reads return */
-	struct gm_text pending; /* control files: a line without its end */
-	size_t cursor;		/* control files: next byte to read */
-	bool answered;		/* text holds a command's answer */
-	/* snapshots/NAME, read: the snapshot, and its file laid out */
-	struct gm_snapshot *export;
-	struct gm_snapfile_pieces pieces;
-	/* snapshots/NAME, written: the file, imported at close to IMPORT's
-	 * name when IMPORT_PENDING */
-	uint8_t *bytes;
-	size_t len, cap;
-	struct gmfs_node *node; /* snapshots/NAME's */
-	bool import, import_pending;
-};
-/* A new handle, or NULL when out of memory; free it with
- * gmfs_handle_free. Both under the lock: the daemon frees what is left
- * open at exit, and a reply from a handle's text is made under the lock so
- * that a release on another thread cannot free it under the reply. */
-struct gmfs_handle *gmfs_handle_new(struct gmfs *fs);
-void gmfs_handle_free(struct gmfs *fs, struct gmfs_handle *h);
-int gmfs_text_make(struct gmfs *fs, fuse_ino_t ino, struct gm_text *out);
-void gmfs_text_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-		    struct fuse_file_info *fi);
-void gmfs_text_read(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-		    size_t size, off_t off, struct fuse_file_info *fi);
-void gmfs_text_release(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-		       struct fuse_file_info *fi);
-
-/* files/control.c */
-int gmfs_control_finish(struct gmfs *fs, fuse_ino_t ino, struct gmfs_handle *h);
-void gmfs_control_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-			const char *buf, size_t size,
-			struct fuse_file_info *fi);
-
-/* files/snapshot.c: snapshots/NAME in the snapshot file format */
-void gmfs_snapshot_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-			struct fuse_file_info *fi);
-void gmfs_snapshot_create(fuse_req_t req, struct gmfs *fs, const char *name,
-			  struct fuse_file_info *fi);
-void gmfs_snapshot_read(fuse_req_t req, struct gmfs *fs, size_t size, off_t off,
-			struct fuse_file_info *fi);
-void gmfs_snapshot_write(fuse_req_t req, struct gmfs *fs, const char *buf,
-			 size_t size, off_t off, struct fuse_file_info *fi);
-void gmfs_snapshot_setattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-			   struct stat *attr, int to_set,
-			   struct fuse_file_info *fi);
-int gmfs_snapshot_finish(struct gmfs *fs, struct gmfs_handle *h);
-void gmfs_snapshot_release(struct gmfs *fs, struct gmfs_handle *h);
-void gmfs_snapshot_handle_free(struct gmfs_handle *h); /* under the lock */
-void gmfs_snapshot_unlink(fuse_req_t req, struct gmfs *fs, const char *name);
-/* The size of snapshot node NODE's file; the caller holds the lock. */
-int gmfs_snapshot_size(struct gmfs *fs, const struct gmfs_node *node,
-		       uint64_t *size);
+/* files/region.c, shared with mem: SIZE bytes at OFF of a file whose
+ * offset 0 is guest address BASE and whose last offset is LAST. A read
+ * past the end is EOF, a write there PAST_END; IN_PLACE replies from the
+ * region's memory (page-cache reads only); REPLY_FIRST replies before it
+ * invalidates what the write changed (in other files than INO). */
+void gmfs_bytes_read(fuse_req_t req, struct gmfs *fs, uint64_t base,
+		     uint64_t last, off_t off, size_t size, bool in_place);
+void gmfs_bytes_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+		      uint64_t base, uint64_t last, off_t off, const char *buf,
+		      size_t size, int past_end, bool reply_first);
 
 #endif

@@ -499,14 +499,7 @@ int main(int argc, char **argv)
 		status = EXIT_FAILURE;
 	}
 	gm_cmd_ctx_free(fs.cmd);
-	/* Files still open when the daemon was told to end. */
-	while (fs.handles)
-		gmfs_handle_free(&fs, fs.handles);
-	for (size_t i = 0; i < fs.nnodes; i++) {
-		free(fs.nodes[i]->name);
-		free(fs.nodes[i]);
-	}
-	free(fs.nodes);
+	gmfs_free_all(&fs);
 	gm_guest_close(fs.guest);
 	if (fs.state_lock >= 0) /* never served: nothing to write */
 		close(fs.state_lock);

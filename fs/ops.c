@@ -1,6 +1,7 @@
 /*
- * The table of libfuse low-level operations: each one finds what kind of
- * node it is asked about and hands it to that kind's file in files/.
+ * The table libfuse calls. Each operation on a file finds the inode's kind
+ * once (tree.c) and hands the request to that kind's struct gmfs_file;
+ * names and directories are the tree's.
  */
 #include <errno.h>
 
@@ -11,93 +12,53 @@ static struct gmfs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* The inode INO of REQ, or false after replying ENOENT. */
+static bool inode_of(fuse_req_t req, fuse_ino_t ino, struct gmfs_inode *in)
+{
+	if (gmfs_inode(fs_of(req), ino, in))
+		return true;
+	fuse_reply_err(req, ENOENT);
+	return false;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct gmfs *fs = fs_of(req);
+	struct gmfs_inode in;
+	int rc;
 
-	if (!gmfs_ino_valid(fs, ino)) {
-		fuse_reply_err(req, ENOENT);
+	if (!inode_of(req, ino, &in))
 		return;
-	}
-	switch (gmfs_kind_of(ino)) {
-	case KIND_DIR:
-		fuse_reply_err(req, EISDIR);
-		return;
-	case KIND_MEM:
-	case KIND_REGION:
-		gmfs_region_open(req, fs, ino, fi);
-		return;
-	case KIND_SNAPSHOT:
-		gmfs_snapshot_open(req, fs, ino, fi);
-		return;
-	default:
-		gmfs_text_open(req, fs, ino, fi);
-	}
+	rc = in.file->open(fs_of(req), &in, fi);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_open(req, fi);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct gmfs *fs = fs_of(req);
+	struct gmfs_inode in;
 
-	switch (gmfs_kind_of(ino)) {
-	case KIND_MEM:
-	case KIND_REGION:
-		gmfs_region_read(req, fs, ino, size, off);
+	if (!inode_of(req, ino, &in))
 		return;
-	case KIND_SNAPSHOT:
-		gmfs_snapshot_read(req, fs, size, off, fi);
-		return;
-	default:
-		gmfs_text_read(req, fs, ino, size, off, fi);
-	}
+	if (in.file->read)
+		in.file->read(req, fs_of(req), &in, size, off, fi);
+	else
+		fuse_reply_err(req, EBADF);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct gmfs *fs = fs_of(req);
+	struct gmfs_inode in;
 
-	switch (gmfs_kind_of(ino)) {
-	case KIND_MEM:
-	case KIND_REGION:
-		gmfs_region_write(req, fs, ino, buf, size, off);
+	if (!inode_of(req, ino, &in))
 		return;
-	case KIND_CONTROL:
-	case KIND_REG:
-		gmfs_control_write(req, fs, ino, buf, size, fi);
-		return;
-	case KIND_SNAPSHOT:
-		gmfs_snapshot_write(req, fs, buf, size, off, fi);
-		return;
-	default:
+	if (in.file->write)
+		in.file->write(req, fs_of(req), &in, buf, size, off, fi);
+	else
 		fuse_reply_err(req, EBADF);
-	}
-}
-
-static void op_release(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi)
-{
-	struct gmfs *fs = fs_of(req);
-	struct gmfs_node *node = gmfs_node_of(ino);
-
-	switch (gmfs_kind_of(ino)) {
-	case KIND_REGION:
-		gm_guest_lock(fs->guest);
-		gmfs_node_close(fs, node);
-		gm_guest_unlock(fs->guest);
-		/* fallthrough */
-	case KIND_MEM:
-		fuse_reply_err(req, 0);
-		return;
-	case KIND_SNAPSHOT:
-		gmfs_snapshot_release(fs,
-				      (struct gmfs_handle *)(uintptr_t)fi->fh);
-		fuse_reply_err(req, 0);
-		return;
-	default:
-		gmfs_text_release(req, fs, ino, fi);
-	}
 }
 
 /* close(): a control file's last line without a newline runs now, and a
@@ -105,62 +66,92 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
  * (`printf 'unmap 0 1' > MNT/ctl` sees it). */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct gmfs_handle *h = (struct gmfs_handle *)(uintptr_t)fi->fh;
-	int rc = 0;
+	struct gmfs_inode in;
 
-	if (gmfs_kind_of(ino) == KIND_CONTROL)
-		rc = gmfs_control_finish(fs_of(req), ino, h);
-	else if (gmfs_kind_of(ino) == KIND_SNAPSHOT)
-		rc = gmfs_snapshot_finish(fs_of(req), h);
-	fuse_reply_err(req, -rc);
+	if (!inode_of(req, ino, &in))
+		return;
+	fuse_reply_err(
+	    req, in.file->flush ? -in.file->flush(fs_of(req), &in, fi) : 0);
 }
 
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct gmfs_inode in;
+
+	if (!inode_of(req, ino, &in))
+		return;
+	if (in.file->release)
+		in.file->release(fs_of(req), &in, fi);
+	fuse_reply_err(req, 0);
+}
+
+/* chmod, truncate, utimens: a kind without setattr refuses them all. */
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
-	struct gmfs *fs = fs_of(req);
+	struct gmfs_inode in;
+	int rc;
 
-	switch (gmfs_kind_of(ino)) {
-	case KIND_MEM:
-	case KIND_REGION:
-		gmfs_region_setattr(req, fs, ino, attr, to_set);
+	if (!inode_of(req, ino, &in))
 		return;
-	case KIND_SNAPSHOT:
-		gmfs_snapshot_setattr(req, fs, ino, attr, to_set, fi);
-		return;
-	case KIND_CONTROL:
-	case KIND_REG:
-		/* `echo … > ctl` opens with O_TRUNC: nothing to cut. */
-		if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
-			       FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
-			       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)) {
-			fuse_reply_err(req, EPERM);
-			return;
-		}
-		gmfs_reply_attr(req, fs, ino);
-		return;
-	default:
-		fuse_reply_err(req, EACCES);
-	}
+	rc = in.file->setattr
+		 ? in.file->setattr(fs_of(req), &in, attr, to_set, fi)
+		 : -EACCES;
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		gmfs_reply_attr(req, fs_of(req), &in);
+}
+
+/* The kind of the entries of directory PARENT, if it has one. */
+static const struct gmfs_file *entries_of(fuse_req_t req, fuse_ino_t parent)
+{
+	struct gmfs_inode dir;
+
+	if (!gmfs_inode(fs_of(req), parent, &dir) || !dir.fixed)
+		return NULL;
+	return dir.fixed->entries;
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct gmfs *fs = fs_of(req);
+	const struct gmfs_file *entries = entries_of(req, parent);
 
-	if (parent == INO_REGIONS)
-		gmfs_region_unlink(req, fs, name);
-	else if (parent == INO_SNAPSHOTS)
-		gmfs_snapshot_unlink(req, fs, name);
+	if (entries && entries->unlink)
+		fuse_reply_err(req, -entries->unlink(fs_of(req), name));
 	else
 		fuse_reply_err(req, EACCES);
+}
+
+/* The tree is SPEC's: nothing is made, moved or linked in it but what a
+ * kind of entries allows. Without these, libfuse would answer ENOSYS
+ * ("Function not implemented"). */
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	const struct gmfs_file *entries = entries_of(req, parent);
+	struct fuse_entry_param e = {0};
+	int rc = -EACCES;
+
+	(void)mode;
+	if (entries && entries->create)
+		rc = entries->create(fs_of(req), name, fi, &e);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_create(req, &e, fi);
 }
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
-	if (gmfs_kind_of(ino) == KIND_REGION)
-		gmfs_region_getxattr(req, fs_of(req), ino, name, size);
+	struct gmfs_inode in;
+
+	if (!inode_of(req, ino, &in))
+		return;
+	if (in.file->getxattr)
+		in.file->getxattr(req, fs_of(req), &in, name, size);
 	else
 		fuse_reply_err(req, ENODATA);
 }
@@ -168,40 +159,37 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
-	if (gmfs_kind_of(ino) == KIND_REGION)
-		gmfs_region_setxattr(req, fs_of(req), ino, name, value, size,
-				     flags);
-	else
-		fuse_reply_err(req, ENOTSUP);
+	struct gmfs_inode in;
+
+	if (!inode_of(req, ino, &in))
+		return;
+	fuse_reply_err(req, in.file->setxattr
+				? -in.file->setxattr(fs_of(req), &in, name,
+						     value, size, flags)
+				: ENOTSUP);
 }
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	if (gmfs_kind_of(ino) == KIND_REGION)
-		gmfs_region_listxattr(req, size);
+	struct gmfs_inode in;
+
+	if (!inode_of(req, ino, &in))
+		return;
+	if (in.file->listxattr)
+		in.file->listxattr(req, fs_of(req), &in, size);
 	else
 		fuse_reply_xattr(req, 0);
 }
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	(void)ino;
-	(void)name;
-	/* A region always has a label; set it to "" to clear it. */
-	fuse_reply_err(req, EPERM);
-}
+	struct gmfs_inode in;
 
-/* The tree is SPEC's: nothing is made, moved or linked in it but the
- * files of snapshots/. Without these, libfuse would answer ENOSYS
- * ("Function not implemented"). */
-static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      mode_t mode, struct fuse_file_info *fi)
-{
-	(void)mode;
-	if (parent == INO_SNAPSHOTS)
-		gmfs_snapshot_create(req, fs_of(req), name, fi);
-	else
-		fuse_reply_err(req, EACCES);
+	if (!inode_of(req, ino, &in))
+		return;
+	fuse_reply_err(req, in.file->removexattr
+				? -in.file->removexattr(fs_of(req), &in, name)
+				: EPERM);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,

@@ -1,6 +1,6 @@
 /*
- * Control files: ctl takes any command of SPEC §4, map, unmap, save,
- * restore and stack are bound to one verb, regs/NAME to `reg NAME`. The
+ * Control files: ctl takes any command of SPEC §4; map, unmap, save,
+ * restore and stack are bound to one verb (their fixed line's .verb). The
  * answer is read back on the same descriptor; a failing command fails the
  * write() with its errno and answers "error: MESSAGE".
  * Try it: exec 3<>/tmp/g/ctl; echo "map_anywhere 0x1000" >&3; cat <&3
@@ -18,87 +18,97 @@
  * the whole write() fails instead of being cut short. */
 #define LINE_MAX_BYTES ((1u << 20) - 4096)
 
-static const char *bound_verb(fuse_ino_t ino)
+struct control_handle {
+	struct gmfs_handle h;
+	struct gm_text text;	/* the answers, read from CURSOR on */
+	struct gm_text pending; /* a line without its end */
+	size_t cursor;
+	bool answered; /* text holds a command's answer */
+};
+
+static struct control_handle *handle_of(struct fuse_file_info *fi)
 {
-	switch (ino) {
-	case INO_MAP:
-		return "map";
-	case INO_UNMAP:
-		return "unmap";
-	case INO_SAVE:
-		return "save";
-	case INO_RESTORE:
-		return "restore";
-	case INO_STACK:
-		return "stack";
-	}
-	return NULL;
+	return (struct control_handle *)(uintptr_t)fi->fh;
 }
 
-/* "reg NAME " and the value written to regs/NAME, as one command; a value
- * of several lines is refused by the command's own parser. */
-static char *reg_command(struct gmfs *fs, fuse_ino_t ino, const char *buf,
-			 size_t size, size_t *len)
+static int control_stat(struct gmfs *fs, const struct gmfs_inode *in,
+			struct stat *st)
 {
-	const char *name =
-	    gm_guest_arch(fs->guest)->regs[ino - INO_REG_FIRST].name;
-	size_t head = strlen("reg ") + strlen(name) + 1;
-	char *line;
-
-	/* `echo 0x10 > regs/rip` ends with one newline: not a second line. */
-	if (size && buf[size - 1] == '\n')
-		size--;
-	line = malloc(head + size);
-	if (!line)
-		return NULL;
-	memcpy(line, "reg ", 4);
-	memcpy(line + 4, name, strlen(name));
-	line[head - 1] = ' ';
-	memcpy(line + head, buf, size);
-	*len = head + size;
-	return line;
+	(void)fs, (void)in;
+	st->st_mode = S_IFREG | 0600;
+	return 0;
 }
 
-/* Make room for a new answer in H. Answers pile up until read: a write
+static void control_free(struct gmfs *fs, struct gmfs_handle *h)
+{
+	struct control_handle *c = (struct control_handle *)h;
+
+	gmfs_handle_remove(fs, h);
+	gm_text_free(&c->pending);
+	gm_text_free(&c->text);
+	free(c);
+}
+
+static int control_open(struct gmfs *fs, const struct gmfs_inode *in,
+			struct fuse_file_info *fi)
+{
+	struct control_handle *c = calloc(1, sizeof(*c));
+
+	(void)in;
+	if (!c)
+		return -ENOMEM;
+	gm_text_init(&c->text);
+	gm_text_init(&c->pending);
+	gm_guest_lock(fs->guest);
+	gmfs_handle_add(fs, &c->h, &gmfs_control_file);
+	gm_guest_unlock(fs->guest);
+	/* Answers are per open and their size changes: no page cache. */
+	fi->direct_io = 1;
+	fi->nonseekable = 1;
+	fi->fh = (uintptr_t)c;
+	return 0;
+}
+
+/* Make room for a new answer in C. Answers pile up until read: a write
  * the kernel cut in pieces, or several writes before one read, answer
  * every line. */
-static void answer_begin(struct gmfs_handle *h)
+static void answer_begin(struct control_handle *c)
 {
-	if (h->cursor == h->text.len) {
-		gm_text_reset(&h->text);
-		h->cursor = 0;
+	if (c->cursor == c->text.len) {
+		gm_text_reset(&c->text);
+		c->cursor = 0;
 	}
-	h->answered = true;
+	c->answered = true;
 }
 
-/* Run TEXT as commands of the control file INO, the answer into H. The
+/* Run TEXT as commands of the control file IN, the answer into C. The
  * caller holds the lock; *INVAL gets what to invalidate after it. */
-static int control_run(struct gmfs *fs, fuse_ino_t ino, struct gmfs_handle *h,
-		       const char *text, size_t len, struct gmfs_inval **inval,
-		       size_t *ninval)
+static int control_run(struct gmfs *fs, const struct gmfs_inode *in,
+		       struct control_handle *c, const char *text, size_t len,
+		       struct gmfs_inval **inval, size_t *ninval)
 {
 	struct gm_error err = {0};
 	int rc;
 
-	answer_begin(h);
-	rc = gm_cmd_run(fs->cmd, bound_verb(ino), text, len, &h->text, &err);
+	answer_begin(c);
+	rc = gm_cmd_run(fs->cmd, in->fixed->verb, text, len, &c->text, &err);
 	*ninval = gmfs_changes_take(fs, 0, inval);
 	return rc;
 }
 
 /* Refuse a line of LEN bytes or more: answer, log, and return -EINVAL. */
-static int line_too_long(struct gmfs *fs, struct gmfs_handle *h, size_t len)
+static int line_too_long(struct gmfs *fs, struct control_handle *c, size_t len)
 {
 	struct gm_error err = {0};
 	char what[64];
 
-	gm_text_reset(&h->pending);
+	gm_text_reset(&c->pending);
 	gm_fail(&err, EINVAL,
 		"a line holds less than 1020 KiB (%u bytes); bulk data goes "
 		"through mem or regions/",
 		LINE_MAX_BYTES);
-	answer_begin(h);
-	gm_text_printf(&h->text, "error: %s\n", err.msg);
+	answer_begin(c);
+	gm_text_printf(&c->text, "error: %s\n", err.msg);
 	snprintf(what, sizeof(what), "(a line of %zu bytes or more)", len);
 	gm_cmd_log_add(fs->cmd, what, -EINVAL, &err);
 	return -EINVAL;
@@ -110,9 +120,9 @@ static int line_too_long(struct gmfs *fs, struct gmfs_handle *h, size_t len)
  * newline waits in the handle for the rest of its line. The caller holds
  * the lock.
  */
-static int control_take(struct gmfs *fs, fuse_ino_t ino, struct gmfs_handle *h,
-			const char *buf, size_t size, struct gmfs_inval **inval,
-			size_t *ninval)
+static int control_take(struct gmfs *fs, const struct gmfs_inode *in,
+			struct control_handle *c, const char *buf, size_t size,
+			struct gmfs_inval **inval, size_t *ninval)
 {
 	const char *first_nl = memchr(buf, '\n', size);
 	const char *nl = memrchr(buf, '\n', size);
@@ -120,71 +130,99 @@ static int control_take(struct gmfs *fs, fuse_ino_t ino, struct gmfs_handle *h,
 	size_t first = first_nl ? (size_t)(first_nl - buf) : size;
 	int rc = 0;
 
-	if (h->pending.len + first >= LINE_MAX_BYTES)
-		return line_too_long(fs, h, h->pending.len + first);
+	if (c->pending.len + first >= LINE_MAX_BYTES)
+		return line_too_long(fs, c, c->pending.len + first);
 	if (size - whole >= LINE_MAX_BYTES)
-		return line_too_long(fs, h, size - whole);
+		return line_too_long(fs, c, size - whole);
 	if (!nl) {
-		gm_text_add(&h->pending, buf, size);
-		return gm_text_status(&h->pending);
+		gm_text_add(&c->pending, buf, size);
+		return gm_text_status(&c->pending);
 	}
-	if (h->pending.len) {
-		gm_text_add(&h->pending, buf, whole);
-		rc = gm_text_status(&h->pending);
+	if (c->pending.len) {
+		gm_text_add(&c->pending, buf, whole);
+		rc = gm_text_status(&c->pending);
 		if (!rc)
-			rc = control_run(fs, ino, h, h->pending.buf,
-					 h->pending.len, inval, ninval);
+			rc = control_run(fs, in, c, c->pending.buf,
+					 c->pending.len, inval, ninval);
 	} else {
-		rc = control_run(fs, ino, h, buf, whole, inval, ninval);
+		rc = control_run(fs, in, c, buf, whole, inval, ninval);
 	}
-	gm_text_reset(&h->pending);
+	gm_text_reset(&c->pending);
 	if (!rc)
-		gm_text_add(&h->pending, buf + whole, size - whole);
-	return rc ? rc : gm_text_status(&h->pending);
+		gm_text_add(&c->pending, buf + whole, size - whole);
+	return rc ? rc : gm_text_status(&c->pending);
 }
 
 /* Run a line left without its newline: when the answer is read, or at
  * close (then close() fails with the command's errno). */
-int gmfs_control_finish(struct gmfs *fs, fuse_ino_t ino, struct gmfs_handle *h)
+static int control_finish(struct gmfs *fs, const struct gmfs_inode *in,
+			  struct control_handle *c)
 {
 	struct gmfs_inval *inval = NULL;
 	size_t n = 0;
 	int rc = 0;
 
 	gm_guest_lock(fs->guest);
-	if (h->pending.len) {
-		rc = control_run(fs, ino, h, h->pending.buf, h->pending.len,
+	if (c->pending.len) {
+		rc = control_run(fs, in, c, c->pending.buf, c->pending.len,
 				 &inval, &n);
-		gm_text_reset(&h->pending);
+		gm_text_reset(&c->pending);
 	}
 	gm_guest_unlock(fs->guest);
 	gmfs_changes_notify(fs, inval, n);
 	return rc;
 }
 
-void gmfs_control_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-			const char *buf, size_t size, struct fuse_file_info *fi)
+static int control_flush(struct gmfs *fs, const struct gmfs_inode *in,
+			 struct fuse_file_info *fi)
 {
-	struct gmfs_handle *h = (struct gmfs_handle *)(uintptr_t)fi->fh;
+	return control_finish(fs, in, handle_of(fi));
+}
+
+/*
+ * The answer is read from the handle's own cursor, whatever the file
+ * offset the writes moved: `exec 3<>ctl; echo … >&3; cat <&3` reads the
+ * answer from its start. A line still waiting for its newline runs first;
+ * reading before any command answers the fixed line's .text (stack lists
+ * the stack).
+ */
+static void control_read(fuse_req_t req, struct gmfs *fs,
+			 const struct gmfs_inode *in, size_t size, off_t off,
+			 struct fuse_file_info *fi)
+{
+	struct control_handle *c = handle_of(fi);
+	size_t left;
+	int rc = 0;
+
+	(void)off;
+	control_finish(fs, in, c);
+	gm_guest_lock(fs->guest);
+	if (!c->answered && in->fixed->text) {
+		rc = in->fixed->text(fs, &c->text);
+		c->answered = !rc;
+	}
+	if (rc) {
+		fuse_reply_err(req, -rc);
+	} else {
+		left = c->text.len > c->cursor ? c->text.len - c->cursor : 0;
+		gmfs_reply_text(req, &c->text, size, (off_t)c->cursor);
+		c->cursor += size < left ? size : left;
+	}
+	gm_guest_unlock(fs->guest);
+}
+
+static void control_write(fuse_req_t req, struct gmfs *fs,
+			  const struct gmfs_inode *in, const char *buf,
+			  size_t size, off_t off, struct fuse_file_info *fi)
+{
 	struct gmfs_inval *inval = NULL;
-	char *line = NULL;
-	size_t n = 0, len;
+	size_t n = 0;
 	int rc;
 
-	if (gmfs_kind_of(ino) == KIND_REG) {
-		line = reg_command(fs, ino, buf, size, &len);
-		if (!line) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-	}
+	(void)off;
 	gm_guest_lock(fs->guest);
-	if (line)
-		rc = control_run(fs, ino, h, line, len, &inval, &n);
-	else
-		rc = control_take(fs, ino, h, buf, size, &inval, &n);
+	rc = control_take(fs, in, handle_of(fi), buf, size, &inval, &n);
 	gm_guest_unlock(fs->guest);
-	free(line);
 	/* A control write holds no page lock: invalidate before answering,
 	 * so the next read anywhere sees the command's effect. */
 	gmfs_changes_notify(fs, inval, n);
@@ -193,3 +231,38 @@ void gmfs_control_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 	else
 		fuse_reply_write(req, size);
 }
+
+/* Without a flush (a failed close()), the last line still runs. */
+static void control_release(struct gmfs *fs, const struct gmfs_inode *in,
+			    struct fuse_file_info *fi)
+{
+	control_finish(fs, in, handle_of(fi));
+	gm_guest_lock(fs->guest);
+	control_free(fs, &handle_of(fi)->h);
+	gm_guest_unlock(fs->guest);
+}
+
+/* `echo … > ctl` opens with O_TRUNC: nothing to cut. Times are accepted
+ * and ignored. */
+static int control_setattr(struct gmfs *fs, const struct gmfs_inode *in,
+			   const struct stat *attr, int to_set,
+			   struct fuse_file_info *fi)
+{
+	(void)fs, (void)in, (void)attr, (void)fi;
+	if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
+		       FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+		       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME))
+		return -EPERM;
+	return 0;
+}
+
+const struct gmfs_file gmfs_control_file = {
+    .stat = control_stat,
+    .open = control_open,
+    .read = control_read,
+    .write = control_write,
+    .flush = control_flush,
+    .release = control_release,
+    .setattr = control_setattr,
+    .handle_free = control_free,
+};

@@ -1,7 +1,8 @@
 /*
- * Region files and mem: guest memory as bytes at file offsets (SPEC §3).
- * Region files go through the page cache, kept true by invalidation; mem
- * is direct I/O, so that a read stopping at a hole is not taken for EOF.
+ * Region files, regions/START-END: a region's bytes at file offsets (SPEC
+ * §3), through the page cache, kept true by invalidation. chmod is
+ * protect, rm is unmap, user.label is the label. mem (files/mem.c) shares
+ * the byte I/O.
  * Try it: xxd -s 0x20fe0 -l 32 /tmp/g/regions/00007ffffffde000-00007ffffffff000
  */
 #include <errno.h>
@@ -16,8 +17,13 @@
 
 #define LABEL_XATTR "user.label"
 
+struct region_handle {
+	struct gmfs_handle h;
+	struct gmfs_node *node; /* the range it was opened on */
+};
+
 /* The region named NAME ("START-END" exactly as gm_range_name writes it). */
-const struct gm_region *gmfs_region_by_name(struct gmfs *fs, const char *name)
+static const struct gm_region *region_by_name(struct gmfs *fs, const char *name)
 {
 	char canonical[GM_RANGE_NAME_MAX];
 	const struct gm_region *r;
@@ -37,38 +43,71 @@ const struct gm_region *gmfs_region_by_name(struct gmfs *fs, const char *name)
 	return strcmp(canonical, name) ? NULL : r;
 }
 
-void gmfs_region_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-		      struct fuse_file_info *fi)
+/* Lookups check that the range is still one region; a file open since a
+ * split or an unmap shows what its start is. */
+static int region_stat(struct gmfs *fs, const struct gmfs_inode *in,
+		       struct stat *st)
 {
-	struct gmfs_node *node = gmfs_node_of(ino);
+	const struct gm_region *r = gm_region_find(fs->guest, in->node->start);
+	unsigned perms = r ? r->perms : 0;
 
-	if (node) {
-		gm_guest_lock(fs->guest);
-		node->opened++;
-		node->may_cache = true;
-		gm_guest_unlock(fs->guest);
-		/* Changes made elsewhere are invalidated as they happen. */
-		fi->keep_cache = 1;
-	} else {
-		fi->direct_io = 1;
-	}
-	fuse_reply_open(req, fi);
+	st->st_mode = S_IFREG | (perms & GM_PERM_R ? 0400 : 0) |
+		      (perms & GM_PERM_W ? 0200 : 0) |
+		      (perms & GM_PERM_X ? 0100 : 0);
+	st->st_size = in->node->size > INT64_MAX ? INT64_MAX : in->node->size;
+	st->st_blocks = st->st_size / 512;
+	return 0;
 }
 
-/* The addresses of [off, off+size) of the file INO, cut to the file's end:
- * false when OFF is past it. mem's last offset is the last address. */
-static bool file_span(struct gmfs *fs, fuse_ino_t ino, off_t off, size_t *size,
+static void region_free(struct gmfs *fs, struct gmfs_handle *h)
+{
+	gmfs_handle_remove(fs, h);
+	free(h);
+}
+
+static int region_open(struct gmfs *fs, const struct gmfs_inode *in,
+		       struct fuse_file_info *fi)
+{
+	struct region_handle *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->node = in->node;
+	gm_guest_lock(fs->guest);
+	gmfs_handle_add(fs, &r->h, &gmfs_region_file);
+	in->node->opened++;
+	in->node->may_cache = true;
+	gm_guest_unlock(fs->guest);
+	/* Changes made elsewhere are invalidated as they happen. */
+	fi->keep_cache = 1;
+	fi->fh = (uintptr_t)r;
+	return 0;
+}
+
+static void region_release(struct gmfs *fs, const struct gmfs_inode *in,
+			   struct fuse_file_info *fi)
+{
+	struct region_handle *r = (struct region_handle *)(uintptr_t)fi->fh;
+
+	(void)in;
+	gm_guest_lock(fs->guest);
+	gmfs_node_close(fs, r->node);
+	region_free(fs, &r->h);
+	gm_guest_unlock(fs->guest);
+}
+
+/* The addresses of [off, off+size) of a file whose offset 0 is BASE and
+ * last offset LAST, cut to the file's end: false when OFF is past it. */
+static bool file_span(uint64_t base, uint64_t last, off_t off, size_t *size,
 		      uint64_t *addr)
 {
-	struct gmfs_node *node = gmfs_node_of(ino);
 	uint64_t at = (uint64_t)off;
-	uint64_t last = node ? node->size - 1 : gm_guest_last_addr(fs->guest);
 
 	if (at > last)
 		return false;
 	if (*size && *size - 1 > last - at)
 		*size = last - at + 1;
-	*addr = (node ? node->start : 0) + at;
+	*addr = base + at;
 	return true;
 }
 
@@ -95,18 +134,18 @@ static bool reply_in_place(fuse_req_t req, struct gmfs *fs, uint64_t addr,
 	return done;
 }
 
-void gmfs_region_read(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-		      size_t size, off_t off)
+void gmfs_bytes_read(fuse_req_t req, struct gmfs *fs, uint64_t base,
+		     uint64_t last, off_t off, size_t size, bool in_place)
 {
 	uint64_t addr;
 	size_t got;
 	char *buf;
 
-	if (!file_span(fs, ino, off, &size, &addr) || !size) {
+	if (!file_span(base, last, off, &size, &addr) || !size) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	if (gmfs_node_of(ino) && reply_in_place(req, fs, addr, size))
+	if (in_place && reply_in_place(req, fs, addr, size))
 		return;
 	buf = malloc(size);
 	if (!buf) {
@@ -124,28 +163,23 @@ void gmfs_region_read(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 	free(buf);
 }
 
-void gmfs_region_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-		       const char *buf, size_t size, off_t off)
+void gmfs_bytes_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
+		      uint64_t base, uint64_t last, off_t off, const char *buf,
+		      size_t size, int past_end, bool reply_first)
 {
 	struct gmfs_inval *inval;
 	uint64_t addr;
 	size_t got, n;
 
-	if (!file_span(fs, ino, off, &size, &addr)) {
-		fuse_reply_err(req, gmfs_node_of(ino) ? ENOSPC : EIO);
+	if (!file_span(base, last, off, &size, &addr)) {
+		fuse_reply_err(req, past_end);
 		return;
 	}
 	gm_guest_lock(fs->guest);
 	got = gm_mem_pwrite(fs->guest, addr, buf, size);
 	n = gmfs_changes_take(fs, ino, &inval);
 	gm_guest_unlock(fs->guest);
-	/*
-	 * A region file's write holds its page locks until we reply, and a
-	 * write to another node overlapping it may be invalidating us: reply
-	 * first. mem is direct I/O and holds none: invalidate first, so that
-	 * a read right after the write() sees the new bytes.
-	 */
-	if (gmfs_node_of(ino)) {
+	if (reply_first) {
 		got ? fuse_reply_write(req, got) : fuse_reply_err(req, EIO);
 		gmfs_changes_notify(fs, inval, n);
 	} else {
@@ -154,95 +188,65 @@ void gmfs_region_write(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 	}
 }
 
-/* Run one command line for an operation on a file (chmod, rm), so that it
- * is checked, logged and answered as the command would be. */
-static int run_command(struct gmfs *fs, const char *line)
+static void region_read(fuse_req_t req, struct gmfs *fs,
+			const struct gmfs_inode *in, size_t size, off_t off,
+			struct fuse_file_info *fi)
 {
-	struct gm_text answer;
-	struct gm_error err = {0};
-	struct gmfs_inval *inval;
-	size_t n;
-	int rc;
-
-	gm_text_init(&answer);
-	gm_guest_lock(fs->guest);
-	rc = gm_cmd_run(fs->cmd, NULL, line, strlen(line), &answer, &err);
-	n = gmfs_changes_take(fs, 0, &inval);
-	gm_guest_unlock(fs->guest);
-	gmfs_changes_notify(fs, inval, n);
-	gm_text_free(&answer);
-	return rc;
+	(void)fi;
+	gmfs_bytes_read(req, fs, in->node->start, in->node->size - 1, off, size,
+			true);
 }
 
-void gmfs_region_setattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-			 struct stat *attr, int to_set)
+/* A region file's write holds its page locks until we reply, and a write
+ * to another node overlapping it may be invalidating us: reply first. */
+static void region_write(fuse_req_t req, struct gmfs *fs,
+			 const struct gmfs_inode *in, const char *buf,
+			 size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct gmfs_node *node = gmfs_node_of(ino);
-	/* The last offset: mem's is the last address. */
-	uint64_t last = node ? node->size - 1 : gm_guest_last_addr(fs->guest);
+	(void)fi;
+	gmfs_bytes_write(req, fs, in->ino, in->node->start, in->node->size - 1,
+			 off, buf, size, ENOSPC, true);
+}
+
+static int region_setattr(struct gmfs *fs, const struct gmfs_inode *in,
+			  const struct stat *attr, int to_set,
+			  struct fuse_file_info *fi)
+{
+	const struct gmfs_node *node = in->node;
 	uint64_t size = (uint64_t)attr->st_size;
 	char line[128];
-	int rc = 0;
 
-	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
+	(void)fi;
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		return -EPERM;
 	/* Truncating cannot shrink guest memory: up to the size is a no-op,
 	 * so `cat f > region` patches the region's start. */
-	if ((to_set & FUSE_SET_ATTR_SIZE) && size && size - 1 > last) {
-		fuse_reply_err(req, EFBIG);
-		return;
-	}
-	if (node && (to_set & FUSE_SET_ATTR_MODE)) {
-		snprintf(line, sizeof(line), "protect 0x%llx 0x%llx %c%c%c",
-			 (unsigned long long)node->start,
-			 (unsigned long long)node->size,
-			 attr->st_mode & 0400 ? 'r' : '-',
-			 attr->st_mode & 0200 ? 'w' : '-',
-			 attr->st_mode & 0100 ? 'x' : '-');
-		rc = run_command(fs, line);
-	}
-	if (rc)
-		fuse_reply_err(req, -rc);
-	else
-		gmfs_reply_attr(req, fs, ino);
-}
-
-void gmfs_region_unlink(fuse_req_t req, struct gmfs *fs, const char *name)
-{
-	const struct gm_region *r;
-	char line[128];
-	int rc;
-
-	gm_guest_lock(fs->guest);
-	r = gmfs_region_by_name(fs, name);
-	if (r)
-		snprintf(line, sizeof(line), "unmap 0x%llx 0x%llx",
-			 (unsigned long long)r->start,
-			 (unsigned long long)r->size);
-	gm_guest_unlock(fs->guest);
-	/* The region may change between the locks; unmap checks again. */
-	rc = r ? run_command(fs, line) : -ENOENT;
-	fuse_reply_err(req, -rc);
+	if ((to_set & FUSE_SET_ATTR_SIZE) && size && size - 1 > node->size - 1)
+		return -EFBIG;
+	if (!(to_set & FUSE_SET_ATTR_MODE))
+		return 0;
+	snprintf(
+	    line, sizeof(line), "protect 0x%llx 0x%llx %c%c%c",
+	    (unsigned long long)node->start, (unsigned long long)node->size,
+	    attr->st_mode & 0400 ? 'r' : '-', attr->st_mode & 0200 ? 'w' : '-',
+	    attr->st_mode & 0100 ? 'x' : '-');
+	return gmfs_run_command(fs, line);
 }
 
 /* The region behind a node, if it still has the node's range. */
-static const struct gm_region *node_region(struct gmfs *fs, fuse_ino_t ino)
+static const struct gm_region *node_region(struct gmfs *fs,
+					   const struct gmfs_node *node)
 {
-	struct gmfs_node *node = gmfs_node_of(ino);
-	const struct gm_region *r;
+	const struct gm_region *r = gm_region_find(fs->guest, node->start);
 
-	if (!node || node->kind != KIND_REGION)
-		return NULL;
-	r = gm_region_find(fs->guest, node->start);
 	if (!r || r->start != node->start || r->size != node->size)
 		return NULL;
 	return r;
 }
 
-void gmfs_region_getxattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-			  const char *name, size_t size)
+static void region_getxattr(fuse_req_t req, struct gmfs *fs,
+			    const struct gmfs_inode *in, const char *name,
+			    size_t size)
 {
 	const struct gm_region *r;
 
@@ -251,7 +255,7 @@ void gmfs_region_getxattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 		return;
 	}
 	gm_guest_lock(fs->guest);
-	r = node_region(fs, ino);
+	r = node_region(fs, in->node);
 	if (!r)
 		fuse_reply_err(req, ENOENT);
 	else if (!size)
@@ -263,40 +267,38 @@ void gmfs_region_getxattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 	gm_guest_unlock(fs->guest);
 }
 
-void gmfs_region_setxattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-			  const char *name, const char *value, size_t size,
-			  int flags)
+static int region_setxattr(struct gmfs *fs, const struct gmfs_inode *in,
+			   const char *name, const char *value, size_t size,
+			   int flags)
 {
 	struct gm_error err = {0};
 	const struct gm_region *r;
 	int rc;
 
-	if (strcmp(name, LABEL_XATTR)) {
-		fuse_reply_err(req, ENOTSUP);
-		return;
-	}
-	if (flags & XATTR_CREATE) { /* every region has a label */
-		fuse_reply_err(req, EEXIST);
-		return;
-	}
+	if (strcmp(name, LABEL_XATTR))
+		return -ENOTSUP;
+	if (flags & XATTR_CREATE) /* every region has a label */
+		return -EEXIST;
 	gm_guest_lock(fs->guest);
-	r = node_region(fs, ino);
+	r = node_region(fs, in->node);
 	rc = r ? gm_set_label(fs->guest, r->start, value, size, &err) : -ENOENT;
 	if (r) {
 		char what[96];
 
 		snprintf(what, sizeof(what), "setfattr user.label 0x%llx",
-			 (unsigned long long)gmfs_node_of(ino)->start);
+			 (unsigned long long)in->node->start);
 		gm_cmd_log_add(fs->cmd, what, rc, &err);
 	}
 	gm_guest_unlock(fs->guest);
-	fuse_reply_err(req, -rc);
+	return rc;
 }
 
-void gmfs_region_listxattr(fuse_req_t req, size_t size)
+static void region_listxattr(fuse_req_t req, struct gmfs *fs,
+			     const struct gmfs_inode *in, size_t size)
 {
 	static const char names[] = LABEL_XATTR; /* with its NUL */
 
+	(void)fs, (void)in;
 	if (!size)
 		fuse_reply_xattr(req, sizeof(names));
 	else if (size < sizeof(names))
@@ -304,3 +306,66 @@ void gmfs_region_listxattr(fuse_req_t req, size_t size)
 	else
 		fuse_reply_buf(req, names, sizeof(names));
 }
+
+/* regions/: a name is a region's range as long as it is one region. */
+static int region_lookup(struct gmfs *fs, const char *name, fuse_ino_t *ino)
+{
+	const struct gm_region *r = region_by_name(fs, name);
+	struct gmfs_node *node;
+
+	if (!r)
+		return -ENOENT;
+	node = gmfs_node_get(fs, &gmfs_region_file, r->start, r->size, NULL);
+	if (!node)
+		return -ENOMEM;
+	node->nlookup++;
+	*ino = (fuse_ino_t)(uintptr_t)node;
+	return 0;
+}
+
+static int region_list(fuse_req_t req, struct gmfs *fs, struct gm_text *dir)
+{
+	char name[GM_RANGE_NAME_MAX];
+	const struct gm_region *r;
+	size_t n;
+
+	r = gm_regions(fs->guest, &n);
+	for (size_t i = 0; i < n; i++)
+		gmfs_dir_add(
+		    req, dir,
+		    gm_range_name(fs->guest, r[i].start, r[i].size, name),
+		    DIRENT_INO, S_IFREG);
+	return 0;
+}
+
+static int region_unlink(struct gmfs *fs, const char *name)
+{
+	const struct gm_region *r;
+	char line[128];
+
+	gm_guest_lock(fs->guest);
+	r = region_by_name(fs, name);
+	if (r)
+		snprintf(line, sizeof(line), "unmap 0x%llx 0x%llx",
+			 (unsigned long long)r->start,
+			 (unsigned long long)r->size);
+	gm_guest_unlock(fs->guest);
+	/* The region may change between the locks; unmap checks again. */
+	return r ? gmfs_run_command(fs, line) : -ENOENT;
+}
+
+const struct gmfs_file gmfs_region_file = {
+    .stat = region_stat,
+    .open = region_open,
+    .read = region_read,
+    .write = region_write,
+    .release = region_release,
+    .setattr = region_setattr,
+    .getxattr = region_getxattr,
+    .setxattr = region_setxattr,
+    .listxattr = region_listxattr,
+    .handle_free = region_free,
+    .lookup = region_lookup,
+    .list = region_list,
+    .unlink = region_unlink,
+};

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -17,13 +18,25 @@
 /* An import may hold the snapshot memory limit and the fields around it. */
 #define IMPORT_SLACK (64ull << 20)
 
-static struct gmfs_handle *handle_of(struct fuse_file_info *fi)
+struct snapshot_handle {
+	struct gmfs_handle h;
+	struct gmfs_node *node;
+	/* read: the snapshot, and its file laid out */
+	struct gm_snapshot *export;
+	struct gm_snapfile_pieces pieces;
+	/* written: the file, imported at close when IMPORT_PENDING */
+	uint8_t *bytes;
+	size_t len, cap;
+	bool import, import_pending;
+};
+
+static struct snapshot_handle *handle_of(struct fuse_file_info *fi)
 {
-	return (struct gmfs_handle *)(uintptr_t)fi->fh;
+	return (struct snapshot_handle *)(uintptr_t)fi->fh;
 }
 
 /* Make room for LEN bytes in H's file, zero-filled past its end. */
-static int bytes_resize(struct gmfs_handle *h, size_t len)
+static int bytes_resize(struct snapshot_handle *h, size_t len)
 {
 	if (len > h->cap) {
 		size_t cap = h->cap ? h->cap : 1 << 20;
@@ -47,23 +60,25 @@ static int bytes_resize(struct gmfs_handle *h, size_t len)
 	return 0;
 }
 
-void gmfs_snapshot_handle_free(struct gmfs_handle *h)
+/* The handle goes, but not its node; the caller holds the lock. */
+static void handle_free(struct gmfs *fs, struct gmfs_handle *gh)
 {
+	struct snapshot_handle *h = (struct snapshot_handle *)gh;
+
+	gmfs_handle_remove(fs, gh);
 	if (h->bytes)
 		munmap(h->bytes, h->cap);
-	h->bytes = NULL;
-	h->len = h->cap = 0;
 	if (h->export) {
 		gm_snapfile_pieces_free(&h->pieces);
 		gm_snap_put(h->export);
-		h->export = NULL;
 	}
+	free(h);
 }
 
 /* H reads snapshot S's file: its fields are laid out now, and its pages
  * are read from S itself, which H keeps alive. The caller holds the
  * lock. */
-static int export(struct gmfs_handle *h, const struct gm_snapshot *s)
+static int export(struct snapshot_handle *h, const struct gm_snapshot *s)
 {
 	int rc = gm_snapfile_pieces(s, &h->pieces, NULL);
 
@@ -77,13 +92,14 @@ static int export(struct gmfs_handle *h, const struct gm_snapshot *s)
 
 /* A handle of snapshot NODE, for a new file when IMPORT; the caller
  * holds the lock. */
-static struct gmfs_handle *handle_new(struct gmfs *fs, struct gmfs_node *node,
-				      bool import)
+static struct snapshot_handle *handle_new(struct gmfs *fs,
+					  struct gmfs_node *node, bool import)
 {
-	struct gmfs_handle *h = gmfs_handle_new(fs);
+	struct snapshot_handle *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return NULL;
+	gmfs_handle_add(fs, &h->h, &gmfs_snapshot_file);
 	h->node = node;
 	node->opened++;
 	if (import) {
@@ -96,13 +112,13 @@ static struct gmfs_handle *handle_new(struct gmfs *fs, struct gmfs_node *node,
 }
 
 /* The handle goes; the caller holds the lock. */
-static void handle_drop(struct gmfs *fs, struct gmfs_handle *h)
+static void handle_drop(struct gmfs *fs, struct snapshot_handle *h)
 {
 	struct gmfs_node *node = h->node;
 
 	if (h->import)
 		node->importing--;
-	gmfs_handle_free(fs, h);
+	handle_free(fs, &h->h);
 	gmfs_node_close(fs, node);
 }
 
@@ -112,12 +128,12 @@ static void handle_drop(struct gmfs *fs, struct gmfs_handle *h)
  * even if it is replaced or dropped meanwhile; for writing, with O_TRUNC
  * (as cp and > do), a new file that replaces it at close.
  */
-void gmfs_snapshot_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-			struct fuse_file_info *fi)
+static int snapshot_open(struct gmfs *fs, const struct gmfs_inode *in,
+			 struct fuse_file_info *fi)
 {
-	struct gmfs_node *node = gmfs_node_of(ino);
+	struct gmfs_node *node = in->node;
 	const struct gm_snapshot *s;
-	struct gmfs_handle *h = NULL;
+	struct snapshot_handle *h = NULL;
 	int rc = 0;
 
 	gm_guest_lock(fs->guest);
@@ -136,62 +152,99 @@ void gmfs_snapshot_open(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
 	if (rc < 0 && h)
 		handle_drop(fs, h);
 	gm_guest_unlock(fs->guest);
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
+	if (rc < 0)
+		return rc;
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 0; /* the name may stand for a newer snapshot */
-	fuse_reply_open(req, fi);
+	return 0;
+}
+
+/* The size of snapshot NODE's file; the caller holds the lock. */
+static int node_size(struct gmfs *fs, const struct gmfs_node *node,
+		     uint64_t *size)
+{
+	const struct gm_snapshot *s = gm_snap_find(fs->guest, node->name);
+
+	if (node->importing) /* the file being written */
+		*size = node->open_size;
+	else if (s)
+		*size = gm_snapfile_size(s);
+	else if (node->opened) /* a dropped one, still open */
+		*size = node->open_size;
+	else
+		return -ENOENT;
+	return 0;
+}
+
+static int node_stat(struct gmfs *fs, const struct gmfs_node *node,
+		     struct stat *st)
+{
+	uint64_t size;
+	int rc = node_size(fs, node, &size);
+
+	if (rc < 0)
+		return rc;
+	st->st_mode = S_IFREG | 0600; /* writing replaces it */
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	return 0;
+}
+
+static int snapshot_stat(struct gmfs *fs, const struct gmfs_inode *in,
+			 struct stat *st)
+{
+	return node_stat(fs, in->node, st);
 }
 
 /* create in snapshots/: a new file that becomes snapshot NAME at close. */
-void gmfs_snapshot_create(fuse_req_t req, struct gmfs *fs, const char *name,
-			  struct fuse_file_info *fi)
+static int snapshot_create(struct gmfs *fs, const char *name,
+			   struct fuse_file_info *fi,
+			   struct fuse_entry_param *e)
 {
-	struct fuse_entry_param e = {0};
 	struct gm_error err = {0};
 	struct gmfs_node *node = NULL;
-	struct gmfs_handle *h = NULL;
+	struct snapshot_handle *h = NULL;
 	int rc;
 
 	gm_guest_lock(fs->guest);
 	rc = gm_snap_name_check(name, &err);
-	if (rc == 0 && !(node = gmfs_node_get(fs, KIND_SNAPSHOT, 0, 0, name)))
+	if (rc == 0 &&
+	    !(node = gmfs_node_get(fs, &gmfs_snapshot_file, 0, 0, name)))
 		rc = -ENOMEM;
 	if (rc == 0 && !(h = handle_new(fs, node, true)))
 		rc = -ENOMEM;
 	if (rc == 0) {
 		node->nlookup++;
-		e.ino = (fuse_ino_t)(uintptr_t)node;
-		rc = gmfs_stat(fs, e.ino, &e.attr);
+		e->ino = (fuse_ino_t)(uintptr_t)node;
+		gmfs_stat_init(fs, e->ino, &e->attr);
+		rc = node_stat(fs, node, &e->attr);
 	}
 	if (rc < 0 && h) /* the node lives on through its lookup */
 		handle_drop(fs, h);
 	if (rc < 0 && node)
 		gmfs_node_forget(fs, node, node->nlookup);
 	gm_guest_unlock(fs->guest);
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
+	if (rc < 0)
+		return rc;
 	fi->fh = (uintptr_t)h;
-	fuse_reply_create(req, &e, fi);
+	return 0;
 }
 
 /* The pieces of an export from OFF on, SIZE bytes at most, as one reply
  * (the kernel copies them straight from the snapshot's memory). */
 #define READ_IOV_MAX 64
 
-void gmfs_snapshot_read(fuse_req_t req, struct gmfs *fs, size_t size, off_t off,
-			struct fuse_file_info *fi)
+static void snapshot_read(fuse_req_t req, struct gmfs *fs,
+			  const struct gmfs_inode *in, size_t size, off_t off,
+			  struct fuse_file_info *fi)
 {
-	struct gmfs_handle *h = handle_of(fi);
+	struct snapshot_handle *h = handle_of(fi);
 	const struct gm_snapfile_pieces *p = &h->pieces;
 	struct iovec iov[READ_IOV_MAX];
 	uint64_t at = (uint64_t)off;
 	int n = 0;
 
+	(void)in;
 	gm_guest_lock(fs->guest);
 	/* What is being written is not shown: it is not a snapshot yet. */
 	for (size_t i = h->export && at < p->size ? gm_snapfile_piece_at(p, at)
@@ -212,7 +265,8 @@ void gmfs_snapshot_read(fuse_req_t req, struct gmfs *fs, size_t size, off_t off,
 
 /* H's new file becomes LEN bytes long (cut, or grown with zeros), within
  * what an import may hold; the caller holds the lock. */
-static int import_resize(struct gmfs *fs, struct gmfs_handle *h, uint64_t len)
+static int import_resize(struct gmfs *fs, struct snapshot_handle *h,
+			 uint64_t len)
 {
 	int rc;
 
@@ -226,13 +280,15 @@ static int import_resize(struct gmfs *fs, struct gmfs_handle *h, uint64_t len)
 	return 0;
 }
 
-void gmfs_snapshot_write(fuse_req_t req, struct gmfs *fs, const char *buf,
-			 size_t size, off_t off, struct fuse_file_info *fi)
+static void snapshot_write(fuse_req_t req, struct gmfs *fs,
+			   const struct gmfs_inode *in, const char *buf,
+			   size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct gmfs_handle *h = handle_of(fi);
+	struct snapshot_handle *h = handle_of(fi);
 	uint64_t end;
 	int rc;
 
+	(void)in;
 	gm_guest_lock(fs->guest);
 	end = (uint64_t)off + size; /* off < 2^63, size < 2^32 */
 	if (!h->import)
@@ -250,28 +306,24 @@ void gmfs_snapshot_write(fuse_req_t req, struct gmfs *fs, const char *buf,
 
 /* truncate of a file being written (O_TRUNC without atomic_o_trunc, or
  * ftruncate); a saved snapshot cannot be cut. */
-void gmfs_snapshot_setattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
-			   struct stat *attr, int to_set,
-			   struct fuse_file_info *fi)
+static int snapshot_setattr(struct gmfs *fs, const struct gmfs_inode *in,
+			    const struct stat *attr, int to_set,
+			    struct fuse_file_info *fi)
 {
-	struct gmfs_handle *h = fi ? handle_of(fi) : NULL;
+	struct snapshot_handle *h = fi ? handle_of(fi) : NULL;
 	int rc = 0;
 
+	(void)in;
 	if (to_set &
-	    (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
+	    (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		return -EPERM;
 	gm_guest_lock(fs->guest);
 	if (to_set & FUSE_SET_ATTR_SIZE)
 		rc = h && h->import
 			 ? import_resize(fs, h, (uint64_t)attr->st_size)
 			 : -EACCES;
 	gm_guest_unlock(fs->guest);
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
-	else
-		gmfs_reply_attr(req, fs, ino);
+	return rc;
 }
 
 /*
@@ -280,7 +332,7 @@ void gmfs_snapshot_setattr(fuse_req_t req, struct gmfs *fs, fuse_ino_t ino,
  * snapshot of this guest) or ENOSPC (the snapshot memory limit) and no
  * snapshot changes.
  */
-int gmfs_snapshot_finish(struct gmfs *fs, struct gmfs_handle *h)
+static int finish(struct gmfs *fs, struct snapshot_handle *h)
 {
 	struct gm_snapfile_want want = {
 	    .arch = gm_guest_arch(fs->guest),
@@ -307,32 +359,49 @@ int gmfs_snapshot_finish(struct gmfs *fs, struct gmfs_handle *h)
 	return rc;
 }
 
-/* release: without a flush (a failed close()), the import runs now. */
-void gmfs_snapshot_release(struct gmfs *fs, struct gmfs_handle *h)
+static int snapshot_flush(struct gmfs *fs, const struct gmfs_inode *in,
+			  struct fuse_file_info *fi)
 {
-	gmfs_snapshot_finish(fs, h);
+	(void)in;
+	return finish(fs, handle_of(fi));
+}
+
+/* release: without a flush (a failed close()), the import runs now. */
+static void snapshot_release(struct gmfs *fs, const struct gmfs_inode *in,
+			     struct fuse_file_info *fi)
+{
+	struct snapshot_handle *h = handle_of(fi);
+
+	(void)in;
+	finish(fs, h);
 	gm_guest_lock(fs->guest);
 	handle_drop(fs, h);
 	gm_guest_unlock(fs->guest);
 }
 
-int gmfs_snapshot_size(struct gmfs *fs, const struct gmfs_node *node,
-		       uint64_t *size)
+/* snapshots/: a name being written is there too, but stat fails for it
+ * unless the snapshot exists or the write goes on. */
+static int snapshot_lookup(struct gmfs *fs, const char *name, fuse_ino_t *ino)
 {
-	const struct gm_snapshot *s = gm_snap_find(fs->guest, node->name);
+	struct gmfs_node *node =
+	    gmfs_node_get(fs, &gmfs_snapshot_file, 0, 0, name);
 
-	if (node->importing) /* the file being written */
-		*size = node->open_size;
-	else if (s)
-		*size = gm_snapfile_size(s);
-	else if (node->opened) /* a dropped one, still open */
-		*size = node->open_size;
-	else
-		return -ENOENT;
+	if (!node)
+		return -ENOMEM;
+	node->nlookup++;
+	*ino = (fuse_ino_t)(uintptr_t)node;
 	return 0;
 }
 
-void gmfs_snapshot_unlink(fuse_req_t req, struct gmfs *fs, const char *name)
+static int snapshot_list(fuse_req_t req, struct gmfs *fs, struct gm_text *dir)
+{
+	for (size_t i = 0; i < gm_snap_count(fs->guest); i++)
+		gmfs_dir_add(req, dir, gm_snap_at(fs->guest, i)->name,
+			     DIRENT_INO, S_IFREG);
+	return 0;
+}
+
+static int snapshot_unlink(struct gmfs *fs, const char *name)
 {
 	struct gm_error err = {0};
 	char what[GM_SNAP_NAME_MAX + 16];
@@ -343,5 +412,20 @@ void gmfs_snapshot_unlink(fuse_req_t req, struct gmfs *fs, const char *name)
 	snprintf(what, sizeof(what), "rm snapshots/%s", name);
 	gm_cmd_log_add(fs->cmd, what, rc, &err);
 	gm_guest_unlock(fs->guest);
-	fuse_reply_err(req, -rc);
+	return rc;
 }
+
+const struct gmfs_file gmfs_snapshot_file = {
+    .stat = snapshot_stat,
+    .open = snapshot_open,
+    .read = snapshot_read,
+    .write = snapshot_write,
+    .flush = snapshot_flush,
+    .release = snapshot_release,
+    .setattr = snapshot_setattr,
+    .handle_free = handle_free,
+    .lookup = snapshot_lookup,
+    .list = snapshot_list,
+    .unlink = snapshot_unlink,
+    .create = snapshot_create,
+};

@@ -1,0 +1,75 @@
+/*
+ * mem: the whole address space as one file, offset = guest address (SPEC
+ * §3). Direct I/O, so that a read stopping at a hole is not taken for EOF;
+ * the bytes go through files/region.c's I/O.
+ * Try it: xxd -s 0x7fffffffefe0 -l 32 /tmp/g/mem
+ */
+#include <errno.h>
+
+#include "gmemfs.h"
+
+/* st_size of mem: the address space, or 2^63-1 (the largest offset). */
+static int mem_stat(struct gmfs *fs, const struct gmfs_inode *in,
+		    struct stat *st)
+{
+	uint64_t last = gm_guest_last_addr(fs->guest);
+
+	(void)in;
+	st->st_mode = S_IFREG | 0600;
+	st->st_size = last > INT64_MAX ? INT64_MAX : (off_t)(last + 1);
+	return 0;
+}
+
+static int mem_open(struct gmfs *fs, const struct gmfs_inode *in,
+		    struct fuse_file_info *fi)
+{
+	(void)fs, (void)in;
+	fi->direct_io = 1;
+	return 0;
+}
+
+/* mem's last offset is the last address. */
+static void mem_read(fuse_req_t req, struct gmfs *fs,
+		     const struct gmfs_inode *in, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)in, (void)fi;
+	gmfs_bytes_read(req, fs, 0, gm_guest_last_addr(fs->guest), off, size,
+			false);
+}
+
+/* mem is direct I/O and holds no page lock: invalidate first, so that a
+ * read right after the write() sees the new bytes. */
+static void mem_write(fuse_req_t req, struct gmfs *fs,
+		      const struct gmfs_inode *in, const char *buf, size_t size,
+		      off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	gmfs_bytes_write(req, fs, in->ino, 0, gm_guest_last_addr(fs->guest),
+			 off, buf, size, EIO, false);
+}
+
+/* Truncating up to the address space's size changes nothing; mode and
+ * times are accepted and ignored. */
+static int mem_setattr(struct gmfs *fs, const struct gmfs_inode *in,
+		       const struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	uint64_t size = (uint64_t)attr->st_size;
+
+	(void)in, (void)fi;
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		return -EPERM;
+	if ((to_set & FUSE_SET_ATTR_SIZE) && size &&
+	    size - 1 > gm_guest_last_addr(fs->guest))
+		return -EFBIG;
+	return 0;
+}
+
+const struct gmfs_file gmfs_mem_file = {
+    .stat = mem_stat,
+    .open = mem_open,
+    .read = mem_read,
+    .write = mem_write,
+    .setattr = mem_setattr,
+};

@@ -1,0 +1,257 @@
+/*
+ * What every kind of file shares: the dynamic nodes of region and snapshot
+ * files, the list of open handles, replies from a text, and the kernel's
+ * cache kept true after changes. Calls the core only, never a file.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gmemfs.h"
+
+/* Dynamic nodes live at heap addresses, far above the fixed numbers. */
+struct gmfs_node *gmfs_node_of(fuse_ino_t ino)
+{
+	return ino >= 0x10000 ? (struct gmfs_node *)(uintptr_t)ino : NULL;
+}
+
+static int node_cmp(const struct gmfs_node *n, const struct gmfs_file *file,
+		    uint64_t start, uint64_t size, const char *name)
+{
+	if (n->file != file)
+		return (uintptr_t)n->file < (uintptr_t)file ? -1 : 1;
+	if (name)
+		return strcmp(n->name, name);
+	if (n->start != start)
+		return n->start < start ? -1 : 1;
+	if (n->size != size)
+		return n->size < size ? -1 : 1;
+	return 0;
+}
+
+/* Index of the first node not before the key. */
+static size_t node_search(struct gmfs *fs, const struct gmfs_file *file,
+			  uint64_t start, uint64_t size, const char *name)
+{
+	size_t lo = 0, hi = fs->nnodes;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (node_cmp(fs->nodes[mid], file, start, size, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct gmfs_node *gmfs_node_get(struct gmfs *fs, const struct gmfs_file *file,
+				uint64_t start, uint64_t size, const char *name)
+{
+	size_t i = node_search(fs, file, start, size, name);
+	struct gmfs_node *n;
+
+	if (i < fs->nnodes && !node_cmp(fs->nodes[i], file, start, size, name))
+		return fs->nodes[i];
+	if (fs->nnodes == fs->cap) {
+		size_t cap = fs->cap ? 2 * fs->cap : 64;
+		struct gmfs_node **nodes =
+		    realloc(fs->nodes, cap * sizeof(*nodes));
+
+		if (!nodes)
+			return NULL;
+		fs->nodes = nodes;
+		fs->cap = cap;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->file = file;
+	n->start = start;
+	n->size = size;
+	if (name && !(n->name = strdup(name))) {
+		free(n);
+		return NULL;
+	}
+	memmove(&fs->nodes[i + 1], &fs->nodes[i],
+		(fs->nnodes - i) * sizeof(*fs->nodes));
+	fs->nodes[i] = n;
+	fs->nnodes++;
+	return n;
+}
+
+void gmfs_node_forget(struct gmfs *fs, struct gmfs_node *n, uint64_t count)
+{
+	size_t i;
+
+	n->nlookup -= count < n->nlookup ? count : n->nlookup;
+	if (n->nlookup || n->opened)
+		return;
+	i = node_search(fs, n->file, n->start, n->size, n->name);
+	memmove(&fs->nodes[i], &fs->nodes[i + 1],
+		(fs->nnodes - i - 1) * sizeof(*fs->nodes));
+	fs->nnodes--;
+	free(n->name);
+	free(n);
+}
+
+void gmfs_node_close(struct gmfs *fs, struct gmfs_node *node)
+{
+	node->opened--;
+	gmfs_node_forget(fs, node, 0);
+}
+
+void gmfs_handle_add(struct gmfs *fs, struct gmfs_handle *h,
+		     const struct gmfs_file *file)
+{
+	h->file = file;
+	h->prev = NULL;
+	h->next = fs->handles;
+	if (fs->handles)
+		fs->handles->prev = h;
+	fs->handles = h;
+}
+
+void gmfs_handle_remove(struct gmfs *fs, struct gmfs_handle *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		fs->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+}
+
+void gmfs_free_all(struct gmfs *fs)
+{
+	/* Files still open when the daemon was told to end. */
+	while (fs->handles)
+		fs->handles->file->handle_free(fs, fs->handles);
+	for (size_t i = 0; i < fs->nnodes; i++) {
+		free(fs->nodes[i]->name);
+		free(fs->nodes[i]);
+	}
+	free(fs->nodes);
+	fs->nodes = NULL;
+	fs->nnodes = fs->cap = 0;
+}
+
+void gmfs_stat_init(struct gmfs *fs, fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_nlink = 1;
+	st->st_blksize = 4096;
+	st->st_atime = st->st_mtime = st->st_ctime = fs->mounted;
+}
+
+void gmfs_reply_text(fuse_req_t req, const struct gm_text *text, size_t size,
+		     off_t off)
+{
+	size_t at = (size_t)off, left;
+
+	if (at >= text->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	left = text->len - at;
+	fuse_reply_buf(req, text->buf + at, size < left ? size : left);
+}
+
+/* A directory listing is made whole at opendir, into a handle's text, so
+ * that `ls` sees one state. */
+void gmfs_dir_add(fuse_req_t req, struct gm_text *d, const char *name,
+		  fuse_ino_t ino, mode_t mode)
+{
+	struct stat st = {.st_ino = ino, .st_mode = mode};
+	char entry[512]; /* a header and a name of at most 255 bytes */
+	size_t need = fuse_add_direntry(req, NULL, 0, name, NULL, 0);
+
+	if (need > sizeof(entry)) {
+		d->failed = true;
+		return;
+	}
+	fuse_add_direntry(req, entry, need, name, &st, (off_t)(d->len + need));
+	gm_text_add(d, entry, need);
+}
+
+/*
+ * The parts of region nodes overlapping the guest's change since the last
+ * call. Only region files set may_cache.
+ */
+size_t gmfs_changes_take(struct gmfs *fs, fuse_ino_t except,
+			 struct gmfs_inval **out)
+{
+	uint64_t lo, last;
+	size_t n = 0;
+
+	*out = NULL;
+	if (!gm_guest_take_changes(fs->guest, &lo, &last))
+		return 0;
+	for (size_t i = 0; i < fs->nnodes; i++) {
+		struct gmfs_node *node = fs->nodes[i];
+		uint64_t node_last = node->start + (node->size - 1);
+		uint64_t a, b;
+		struct gmfs_inval *more;
+
+		if (!node->may_cache)
+			continue;
+		if (node->start > last || node_last < lo)
+			continue;
+		if (!node->opened)
+			node->may_cache = false;
+		if ((fuse_ino_t)(uintptr_t)node == except)
+			continue;
+		more = realloc(*out, (n + 1) * sizeof(**out));
+		if (!more) {
+			/* Cannot say which pages: drop the whole file. */
+			node->may_cache = true;
+			continue;
+		}
+		*out = more;
+		a = lo > node->start ? lo : node->start;
+		b = last < node_last ? last : node_last;
+		/* A closed node is not looked at again until it is opened,
+		 * but the kernel keeps all its pages: drop them all now. */
+		if (!node->may_cache) {
+			a = node->start;
+			b = node_last;
+		}
+		(*out)[n].ino = (fuse_ino_t)(uintptr_t)node;
+		(*out)[n].off = (off_t)(a - node->start);
+		/* A length past off_t's range means "to the end": 0. */
+		(*out)[n].len = b - a + 1 > INT64_MAX ? 0 : (off_t)(b - a + 1);
+		n++;
+	}
+	return n;
+}
+
+void gmfs_changes_notify(struct gmfs *fs, struct gmfs_inval *inval, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fuse_lowlevel_notify_inval_inode(fs->se, inval[i].ino,
+						 inval[i].off, inval[i].len);
+	free(inval);
+}
+
+int gmfs_run_command(struct gmfs *fs, const char *line)
+{
+	struct gm_text answer;
+	struct gm_error err = {0};
+	struct gmfs_inval *inval;
+	size_t n;
+	int rc;
+
+	gm_text_init(&answer);
+	gm_guest_lock(fs->guest);
+	rc = gm_cmd_run(fs->cmd, NULL, line, strlen(line), &answer, &err);
+	n = gmfs_changes_take(fs, 0, &inval);
+	gm_guest_unlock(fs->guest);
+	gmfs_changes_notify(fs, inval, n);
+	gm_text_free(&answer);
+	return rc;
+}
