@@ -40,9 +40,40 @@ static const char usage[] =
     "  -h, --help               this text\n"
     "  -V, --version            the version\n";
 
-/* The options that shape the guest, in command-line order. */
+/* gmemfs's own options. fuse_opt takes a value glued on ("--map=V");
+ * join_values makes "--map V" so first. -f, -d, -s and -o are libfuse's. */
+enum option_key {
+	KEY_ARCH,
+	KEY_STACK,
+	KEY_NO_STACK,
+	KEY_MAP,
+	KEY_LOAD,
+	KEY_STATE,
+	KEY_HELP,
+	KEY_VERSION,
+};
+
+static const struct fuse_opt option_spec[] = {
+    FUSE_OPT_KEY("--arch=", KEY_ARCH),
+    FUSE_OPT_KEY("--stack=", KEY_STACK),
+    FUSE_OPT_KEY("--no-stack", KEY_NO_STACK),
+    FUSE_OPT_KEY("--map=", KEY_MAP),
+    FUSE_OPT_KEY("--load=", KEY_LOAD),
+    FUSE_OPT_KEY("--state=", KEY_STATE),
+    FUSE_OPT_KEY("-h", KEY_HELP),
+    FUSE_OPT_KEY("--help", KEY_HELP),
+    FUSE_OPT_KEY("-V", KEY_VERSION),
+    FUSE_OPT_KEY("--version", KEY_VERSION),
+    FUSE_OPT_KEY("-f", FUSE_OPT_KEY_KEEP),
+    FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
+    FUSE_OPT_KEY("-s", FUSE_OPT_KEY_KEEP),
+    FUSE_OPT_END,
+};
+
+/* The options that shape the guest (--map, --load), in command-line
+ * order. */
 struct setup_step {
-	const char *option; /* "--map" or "--load" */
+	enum option_key key;
 	const char *arg;
 };
 
@@ -53,10 +84,11 @@ struct options {
 	struct setup_step *steps;
 	size_t nsteps;
 	const char *mountpoint;
-	const char *state; /* --state FILE as given */
-	char *state_path;  /* and made absolute (we chdir to /) */
-	int state_lock;	   /* its FILE.lock, or -1 */
-	struct fuse_args fuse;
+	const char *state;     /* --state FILE as given */
+	char *state_path;      /* and made absolute (we chdir to /) */
+	int state_lock;	       /* its FILE.lock, or -1 */
+	struct fuse_args fuse; /* the arguments, then libfuse's */
+	struct fuse_args kept; /* the strings above point into */
 	bool help, version;
 };
 
@@ -68,88 +100,129 @@ static void bad_option(const char *option, const char *arg, const char *why)
 		fprintf(stderr, "gmemfs: %s: %s\n", option, why);
 }
 
-/* The value of option ARGV[*I], given as "--opt=VALUE" or "--opt VALUE". */
-static const char *option_value(int argc, char **argv, int *i, const char *name)
+/* Whether ARG names an option of ours that takes a value ("--map"). */
+static bool takes_value(const char *arg)
 {
-	size_t len = strlen(name);
+	for (const struct fuse_opt *o = option_spec; o->templ; o++) {
+		size_t len = strlen(o->templ);
 
-	if (argv[*i][len] == '=')
-		return argv[*i] + len + 1;
-	if (*i + 1 < argc)
-		return argv[++*i];
-	bad_option(name, NULL, "needs a value");
-	return NULL;
+		if (o->templ[len - 1] == '=' && strlen(arg) == len - 1 &&
+		    !strncmp(arg, o->templ, len - 1))
+			return true;
+	}
+	return false;
 }
 
-static bool is_option(const char *arg, const char *name)
+/* ARGV into OUT with each "--opt VALUE" of ours as "--opt=VALUE"; -o
+ * keeps its value beside it. Returns false after naming an option whose
+ * value is missing. "--" is refused as an unknown option. */
+static bool join_values(int argc, char **argv, struct fuse_args *out)
 {
-	size_t len = strlen(name);
+	char *joined;
+	int rc;
 
-	return !strncmp(arg, name, len) && (!arg[len] || arg[len] == '=');
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+		bool value = i > 0 && (takes_value(arg) || !strcmp(arg, "-o"));
+
+		if (i > 0 && !strcmp(arg, "--")) {
+			bad_option(arg, NULL, "unknown option");
+			return false;
+		}
+		if (value && i + 1 == argc) {
+			bad_option(arg, NULL, "needs a value");
+			return false;
+		}
+		if (!value || !strcmp(arg, "-o")) {
+			rc = fuse_opt_add_arg(out, arg);
+			if (rc == 0 && value)
+				rc = fuse_opt_add_arg(out, argv[++i]);
+		} else {
+			joined = malloc(strlen(arg) + strlen(argv[i + 1]) + 2);
+			if (!joined)
+				return false;
+			sprintf(joined, "%s=%s", arg, argv[++i]);
+			rc = fuse_opt_add_arg(out, joined);
+			free(joined);
+		}
+		if (rc)
+			return false;
+	}
+	return true;
 }
 
-/* Parse ARGV into OPTS; FUSE's own options are gathered for libfuse.
+/* A copy of TEXT that lives as long as OPTS, or NULL when out of
+ * memory: fuse_opt frees the arguments it hands us. */
+static const char *keep(struct options *opts, const char *text)
+{
+	if (fuse_opt_add_arg(&opts->kept, text))
+		return NULL;
+	return opts->kept.argv[opts->kept.argc - 1];
+}
+
+/* fuse_opt's call for each option of ours, each it does not know, and
+ * each non-option. */
+static int option_proc(void *data, const char *arg, int key,
+		       struct fuse_args *outargs)
+{
+	struct options *opts = data;
+	const char *value = strchr(arg, '=');
+
+	(void)outargs;
+	/* Ours take what follows their '='; a mount point is whole. */
+	if (key == FUSE_OPT_KEY_NONOPT || !value)
+		value = arg;
+	else
+		value++;
+	if (key != FUSE_OPT_KEY_OPT && !(value = keep(opts, value)))
+		return -1;
+	switch (key) {
+	case KEY_ARCH:
+		opts->arch = value;
+		return 0;
+	case KEY_STACK:
+		opts->stack = value;
+		return 0;
+	case KEY_NO_STACK:
+		opts->no_stack = true;
+		return 0;
+	case KEY_MAP:
+	case KEY_LOAD:
+		opts->steps[opts->nsteps].key = key;
+		opts->steps[opts->nsteps++].arg = value;
+		return 0;
+	case KEY_STATE:
+		opts->state = value;
+		return 0;
+	case KEY_HELP:
+		opts->help = true;
+		return 0;
+	case KEY_VERSION:
+		opts->version = true;
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		if (opts->mountpoint) {
+			bad_option(arg, NULL, "only one mountpoint is taken");
+			return -1;
+		}
+		opts->mountpoint = value;
+		return 0;
+	}
+	/* An option of -o goes to libfuse, which checks it. */
+	if (arg[0] != '-')
+		return 1;
+	bad_option(arg, NULL, "unknown option");
+	return -1;
+}
+
+/* Parse ARGV into OPTS; libfuse's own options are left in OPTS->fuse.
  * Returns false after saying what is wrong. */
 static bool parse_options(int argc, char **argv, struct options *opts)
 {
-	static const char *const guest_opts[] = {"--map", "--load"};
-
-	fuse_opt_add_arg(&opts->fuse, argv[0]);
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *value;
-		bool done = false;
-
-		for (size_t k = 0; k < 2; k++) {
-			if (!is_option(arg, guest_opts[k]))
-				continue;
-			value = option_value(argc, argv, &i, guest_opts[k]);
-			if (!value)
-				return false;
-			opts->steps[opts->nsteps].option = guest_opts[k];
-			opts->steps[opts->nsteps++].arg = value;
-			done = true;
-		}
-		if (done)
-			continue;
-		if (is_option(arg, "--arch")) {
-			if (!(opts->arch =
-				  option_value(argc, argv, &i, "--arch")))
-				return false;
-		} else if (is_option(arg, "--stack")) {
-			if (!(opts->stack =
-				  option_value(argc, argv, &i, "--stack")))
-				return false;
-		} else if (!strcmp(arg, "--no-stack")) {
-			opts->no_stack = true;
-		} else if (is_option(arg, "--state")) {
-			if (!(opts->state =
-				  option_value(argc, argv, &i, "--state")))
-				return false;
-		} else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			opts->help = true;
-		} else if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
-			opts->version = true;
-		} else if (!strcmp(arg, "-f") || !strcmp(arg, "-d") ||
-			   !strcmp(arg, "-s")) {
-			fuse_opt_add_arg(&opts->fuse, arg);
-		} else if (!strncmp(arg, "-o", 2)) {
-			if (!arg[2] && i + 1 == argc) {
-				bad_option("-o", NULL, "needs a value");
-				return false;
-			}
-			fuse_opt_add_arg(&opts->fuse, "-o");
-			fuse_opt_add_arg(&opts->fuse,
-					 arg[2] ? arg + 2 : argv[++i]);
-		} else if (arg[0] == '-') {
-			bad_option(arg, NULL, "unknown option");
-			return false;
-		} else if (opts->mountpoint) {
-			bad_option(arg, NULL, "only one mountpoint is taken");
-			return false;
-		} else {
-			opts->mountpoint = arg;
-		}
-	}
+	if (!join_values(argc, argv, &opts->fuse))
+		return false;
+	if (fuse_opt_parse(&opts->fuse, opts, option_spec, option_proc))
+		return false;
 	if (!opts->mountpoint && !opts->help && !opts->version) {
 		fprintf(stderr, "gmemfs: no mountpoint given (see --help)\n");
 		return false;
@@ -204,33 +277,61 @@ static int setup_stack(struct gm_guest *g, const struct options *opts,
 	return gm_reg_set_sp(g, addr + size, err);
 }
 
-/* --map ADDR:SIZE[:PERMS[:LABEL]] */
-static int setup_map(struct gm_guest *g, const char *arg, struct gm_error *err)
+/* Add BYTES as one quoted token of the command language to LINE. */
+static void add_token(struct gm_text *line, const char *bytes, size_t len)
 {
-	unsigned perms = GM_PERM_ALL;
-	const char *rest, *label = NULL;
-	uint64_t addr, size;
-	char text[4];
+	gm_text_add(line, " \"", 2);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)bytes[i];
+
+		if (ch == '"' || ch == '\\')
+			gm_text_printf(line, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			gm_text_printf(line, "\\x%02x", ch);
+		else
+			gm_text_add(line, bytes + i, 1);
+	}
+	gm_text_add(line, "\"", 1);
+}
+
+/*
+ * --map ADDR:SIZE[:PERMS[:LABEL]] runs as the command `map ADDR SIZE
+ * [PERMS [LABEL]]`, each field one quoted token (LABEL is the rest, ':'
+ * and all), so the command checks and makes it. CMD's log is thrown away.
+ */
+static int setup_map(struct gm_cmd_ctx *cmd, const char *arg,
+		     struct gm_error *err)
+{
+	static const char prefix[] = "map: ";
+	struct gm_text line, answer;
+	const char *field = arg;
+	size_t fields = 0;
 	int rc;
 
-	rc = parse_pair(arg, ':', &addr, &size, &rest, err);
-	if (rc)
-		return rc;
-	if (rest) {
-		label = strchr(rest, ':');
-		if ((label ? (size_t)(label - rest) : strlen(rest)) != 3)
-			return gm_fail(err, EINVAL,
-				       "permissions are three letters rwx");
-		memcpy(text, rest, 3);
-		text[3] = '\0';
-		rc = gm_perms_parse(text, &perms, err);
-		if (rc)
-			return rc;
-		if (label)
-			label++;
+	if (!strchr(arg, ':'))
+		return gm_fail(err, EINVAL, "expected ADDR:SIZE");
+	gm_text_init(&line);
+	gm_text_init(&answer);
+	gm_text_add(&line, "map", 3);
+	while (field) {
+		const char *colon = ++fields < 4 ? strchr(field, ':') : NULL;
+
+		add_token(&line, field,
+			  colon ? (size_t)(colon - field) : strlen(field));
+		field = colon ? colon + 1 : NULL;
 	}
-	return gm_map(g, addr, size, perms, label, label ? strlen(label) : 0,
-		      err);
+	rc = gm_text_status(&line);
+	if (rc)
+		gm_fail(err, ENOMEM, "out of memory");
+	else
+		rc = gm_cmd_run(cmd, NULL, line.buf, line.len, &answer, err);
+	/* The option names the command: its message need not. */
+	if (rc && !strncmp(err->msg, prefix, strlen(prefix)))
+		memmove(err->msg, err->msg + strlen(prefix),
+			strlen(err->msg) - strlen(prefix) + 1);
+	gm_text_free(&answer);
+	gm_text_free(&line);
+	return rc;
 }
 
 /* Map the free pages of [addr, addr+size) rwx with LABEL. */
@@ -328,6 +429,7 @@ out:
 static struct gm_guest *guest_from_options(const struct options *opts)
 {
 	const struct gm_arch *arch = gm_arch_find(opts->arch);
+	struct gm_cmd_ctx *cmd = NULL;
 	struct gm_error err = {0};
 	struct gm_guest *g;
 
@@ -339,18 +441,27 @@ static struct gm_guest *guest_from_options(const struct options *opts)
 		bad_option("--stack", opts->stack, err.msg);
 		goto fail;
 	}
+	/* The options' commands are not the mount's: a log of their own. */
+	cmd = gm_cmd_ctx_new(g);
+	if (!cmd) {
+		fprintf(stderr, "gmemfs: out of memory\n");
+		goto fail;
+	}
 	for (size_t i = 0; i < opts->nsteps; i++) {
 		const struct setup_step *s = &opts->steps[i];
-		int rc = s->option[2] == 'm' ? setup_map(g, s->arg, &err)
-					     : setup_load(g, s->arg, &err);
+		int rc = s->key == KEY_MAP ? setup_map(cmd, s->arg, &err)
+					   : setup_load(g, s->arg, &err);
 
 		if (rc) {
-			bad_option(s->option, s->arg, err.msg);
+			bad_option(s->key == KEY_MAP ? "--map" : "--load",
+				   s->arg, err.msg);
 			goto fail;
 		}
 	}
+	gm_cmd_ctx_free(cmd);
 	return g;
 fail:
+	gm_cmd_ctx_free(cmd);
 	gm_guest_close(g);
 	return NULL;
 }
@@ -462,13 +573,14 @@ int main(int argc, char **argv)
 	    .state_lock = -1,
 	    .steps = steps,
 	    .fuse = FUSE_ARGS_INIT(0, NULL),
+	    .kept = FUSE_ARGS_INIT(0, NULL),
 	};
 	struct gmfs fs = {.state_lock = -1};
 	int status;
 
 	if (!parse_options(argc, argv, &opts)) {
-		fuse_opt_free_args(&opts.fuse);
-		return EXIT_USAGE;
+		status = EXIT_USAGE;
+		goto out;
 	}
 	if (opts.help || opts.version) {
 		if (opts.help)
@@ -476,8 +588,8 @@ int main(int argc, char **argv)
 		else
 			printf("gmemfs %s (libfuse %s)\n", GMEMFS_VERSION,
 			       fuse_pkgversion());
-		fuse_opt_free_args(&opts.fuse);
-		return EXIT_SUCCESS;
+		status = EXIT_SUCCESS;
+		goto out;
 	}
 	fuse_opt_add_arg(&opts.fuse, opts.mountpoint);
 	fs.mounted = time(NULL);
@@ -485,9 +597,7 @@ int main(int argc, char **argv)
 	if (!fs.guest) {
 		if (opts.state_lock >= 0)
 			close(opts.state_lock);
-		free(opts.state_path);
-		fuse_opt_free_args(&opts.fuse);
-		return status;
+		goto out;
 	}
 	fs.state_path = opts.state_path;
 	fs.state_lock = opts.state_lock;
@@ -503,7 +613,9 @@ int main(int argc, char **argv)
 	gm_guest_close(fs.guest);
 	if (fs.state_lock >= 0) /* never served: nothing to write */
 		close(fs.state_lock);
+out:
 	free(opts.state_path);
 	fuse_opt_free_args(&opts.fuse);
+	fuse_opt_free_args(&opts.kept);
 	return status;
 }
