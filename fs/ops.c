@@ -181,6 +181,8 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_xattr(req, 0);
 }
 
+/* A region always has a label (set it to "" to clear it), and no file
+ * has another attribute: EPERM unless a kind says otherwise. */
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct gmfs_inode in;
