@@ -154,6 +154,22 @@ check_arch() {
 		"0000000000600000-0000000000602000 rw- data"
 }
 
+@test "--map's LABEL is every byte after the third ':', quotes and blanks too" {
+	mount_guest --no-stack --map '0x1000:0x1000:r--:a "b":c\d e' \
+		--map=0x2000:4k:rw-:
+	maps_are '0000000000001000-0000000000002000 r-- a "b":c\\d e' \
+		'0000000000002000-0000000000003000 rw- '
+	getfattr --only-values -n user.label \
+		"$MNT/regions/0000000000001000-0000000000002000" >"$BATS_TEST_TMPDIR/l"
+	printf 'a "b":c\\d e' | cmp - "$BATS_TEST_TMPDIR/l"
+}
+
+@test "the guest --map makes leaves the log empty" {
+	mount_guest --map 0x400000:0x1000
+	[ ! -s "$MNT/log" ]
+	[ -z "$(cat "$MNT/log")" ]
+}
+
 @test "--load FILE@ADDR copies the bytes and maps missing pages rwx named for the file" {
 	head -c 5000 /dev/urandom >"$BATS_TEST_TMPDIR/blob.bin"
 	mount_guest --no-stack --load "$BATS_TEST_TMPDIR/blob.bin@0x600000"
