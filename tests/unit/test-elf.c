@@ -710,6 +710,26 @@ static void core_of(struct gm_guest *g, char *path)
 	gm_snapshot_free(view);
 }
 
+/* The value gdb shows for register REG of the core at CORE. */
+static bool gdb_reg(const char *core, const char *reg, uint64_t *value)
+{
+	char cmd[512], line[512], name[64];
+	bool found = false;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd),
+		 "gdb -nx -batch -c %s -ex 'info registers %s' 2>/dev/null",
+		 core, reg);
+	f = popen(cmd, "r");
+	ASSERT(f != NULL);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %" SCNx64, name, value) == 2 &&
+		    strcmp(name, reg) == 0)
+			found = true;
+	pclose(f);
+	return found;
+}
+
 TEST(a_core_written_loads_back_the_same_guest_on_every_arch)
 {
 	for (size_t i = 0; gm_arch_at(i); i++) {
@@ -848,26 +868,6 @@ TEST(damaged_cores_are_refused_and_the_guest_unchanged)
 	gm_guest_close(g);
 }
 
-/* The first line of CMD's output that starts with PREFIX, its value. */
-static bool gdb_reg(const char *core, const char *reg, uint64_t *value)
-{
-	char cmd[512], line[512], name[64];
-	bool found = false;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd),
-		 "gdb -nx -batch -c %s -ex 'info registers %s' 2>/dev/null",
-		 core, reg);
-	f = popen(cmd, "r");
-	ASSERT(f != NULL);
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %" SCNx64, name, value) == 2 &&
-		    strcmp(name, reg) == 0)
-			found = true;
-	pclose(f);
-	return found;
-}
-
 TEST(a_gcore_dump_of_a_live_process_loads)
 {
 	char dir[] = "/tmp/gm-test-gcore-XXXXXX", cmd[512], core[600];
@@ -936,5 +936,66 @@ TEST(a_gcore_dump_of_a_live_process_loads)
 	ASSERT_EQ(gm_reg_sp(g), rsp);
 	unlink(core);
 	rmdir(dir);
+	gm_guest_close(g);
+}
+
+TEST(gdb_reads_the_bytes_and_registers_of_the_core_written)
+{
+	struct gm_guest *g = busy_guest("x86_64");
+	char path[] = "/tmp/gm-test-core-XXXXXX", cmd[512], line[512];
+	uint64_t rip, r15;
+	bool bytes = false;
+	FILE *f;
+
+	core_of(g, path);
+	ASSERT(gdb_reg(path, "rip", &rip) && gdb_reg(path, "r15", &r15));
+	ASSERT_EQ(rip, gm_reg_pc(g));
+	ASSERT_EQ(r15, 0x1000 + 16 * 0x11);
+	snprintf(cmd, sizeof(cmd),
+		 "gdb -nx -batch -c %s -ex 'x/4xb 0x100003' 2>&1", path);
+	f = popen(cmd, "r");
+	ASSERT(f != NULL);
+	while (fgets(line, sizeof(line), f)) {
+		printf("# gdb: %s", line);
+		bytes |= strstr(line, "0x63\t0x6f\t0x64\t0x65") != NULL;
+	}
+	pclose(f);
+	ASSERT(bytes);
+	unlink(path);
+	gm_guest_close(g);
+}
+
+TEST(gmem_snapshot_core_writes_the_core_of_a_snapshot_file)
+{
+	struct gm_guest *g = busy_guest("arm");
+	char snap[] = "/tmp/gm-test-snap-XXXXXX",
+	     core[] = "/tmp/gm-test-core-XXXXXX", cmd[1024];
+	uint8_t *a, *b;
+	size_t alen, blen;
+	int fd = mkstemp(snap);
+
+	ASSERT(fd >= 0);
+	close(fd);
+	OK(gm_snap_store(g, snap, ERR));
+	core_of(g, core);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/../../tools/gmem snapshot core %s > %s.out",
+		 GM_TEST_ELF_DIR, snap, core);
+	ASSERT(system(cmd) == 0);
+	a = file_bytes(core, &alen);
+	snprintf(cmd, sizeof(cmd), "%s.out", core);
+	b = file_bytes(cmd, &blen);
+	ASSERT_EQ(alen, blen);
+	ASSERT_MEM(a, b, alen);
+	unlink(cmd);
+	/* not a snapshot: status 1 */
+	snprintf(cmd, sizeof(cmd),
+		 "%s/../../tools/gmem snapshot core %s > /dev/null 2>&1",
+		 GM_TEST_ELF_DIR, core);
+	ASSERT_EQ(WEXITSTATUS(system(cmd)), 1);
+	unlink(snap);
+	unlink(core);
+	free(a);
+	free(b);
 	gm_guest_close(g);
 }
