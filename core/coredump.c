@@ -681,6 +681,16 @@ static int add_piece(struct gm_core_pieces *p, const uint8_t *bytes,
 	return 0;
 }
 
+/* Whether the 64 bits of BITS from bit P (a multiple of 64) are clear: a
+ * TiB of zero pages passes 64 at a time. */
+static bool bits64_clear(const uint8_t *bits, uint64_t p)
+{
+	uint64_t word;
+
+	memcpy(&word, bits + p / 8, sizeof(word));
+	return word == 0;
+}
+
 static int add_region(struct gm_core_pieces *p, const struct gm_snapshot *s,
 		      const struct gm_snap_region *r)
 {
@@ -692,7 +702,10 @@ static int add_region(struct gm_core_pieces *p, const struct gm_snapshot *s,
 
 		for (e = q + 1;
 		     e < pages && gm_snap_page_stored(s, r, e) == stored;)
-			e++;
+			e += !stored && !s->borrowed && e % 64 == 0 &&
+				     pages - e >= 64 && bits64_clear(r->present, e)
+				 ? 64
+				 : 1;
 		rc = add_piece(p, stored ? r->bytes + q * ps : NULL,
 			       (e - q) * ps);
 	}

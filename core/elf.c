@@ -377,10 +377,12 @@ int gm_elf_next_note(const struct gm_elf *e, size_t *seg, uint64_t *pos,
 {
 	for (; *seg < e->nsegs; (*seg)++, *pos = 0) {
 		const struct gm_elf_seg *s = &e->segs[*seg];
-		const uint8_t *p = e->bytes + s->offset;
+		const uint8_t *p;
 
+		/* only a PT_NOTE's offset was checked against the file */
 		if (s->type != GM_PT_NOTE || *pos >= s->filesz)
 			continue;
+		p = e->bytes + s->offset;
 		n->namesz = (size_t)gm_elf_get(e, p + *pos, 4);
 		n->descsz = (size_t)gm_elf_get(e, p + *pos + 4, 4);
 		n->type = (uint32_t)gm_elf_get(e, p + *pos + 8, 4);
