@@ -580,7 +580,7 @@ static void put_ehdr(const struct gm_snapshot *s, uint8_t *h, size_t phnum)
 
 static void put_phdr(const struct gm_arch *a, uint8_t *p, uint32_t type,
 		     uint32_t flags, uint64_t off, uint64_t vaddr,
-		     uint64_t size, uint64_t align)
+		     uint64_t filesz, uint64_t size, uint64_t align)
 {
 	bool be = a->big_endian;
 
@@ -589,13 +589,13 @@ static void put_phdr(const struct gm_arch *a, uint8_t *p, uint32_t type,
 		gm_elf_put(be, p + 4, flags, 4);
 		gm_elf_put(be, p + 8, off, 8);
 		gm_elf_put(be, p + 16, vaddr, 8);
-		gm_elf_put(be, p + 32, size, 8);
+		gm_elf_put(be, p + 32, filesz, 8);
 		gm_elf_put(be, p + 40, size, 8);
 		gm_elf_put(be, p + 48, align, 8);
 	} else {
 		gm_elf_put(be, p + 4, off, 4);
 		gm_elf_put(be, p + 8, vaddr, 4);
-		gm_elf_put(be, p + 16, size, 4);
+		gm_elf_put(be, p + 16, filesz, 4);
 		gm_elf_put(be, p + 20, size, 4);
 		gm_elf_put(be, p + 24, flags, 4);
 		gm_elf_put(be, p + 28, align, 4);
@@ -609,9 +609,10 @@ static uint32_t pflags(unsigned perms)
 	       (perms & GM_PERM_X ? GM_PF_X : 0);
 }
 
-/* The headers and notes, padded to DATA_ALIGN, into P->fields. */
-static int make_fields(const struct gm_snapshot *s, struct gm_core_pieces *p,
-		       struct gm_error *err)
+/* The headers and notes, padded to DATA_ALIGN, into P->fields; region I
+ * has FILESZ[I] bytes in the file. */
+static int make_fields(const struct gm_snapshot *s, const uint64_t *filesz,
+		       struct gm_core_pieces *p, struct gm_error *err)
 {
 	const struct gm_arch *a = s->arch;
 	size_t ehdr = a->pointer_size == 8 ? EHDR64 : EHDR32;
@@ -632,14 +633,15 @@ static int make_fields(const struct gm_snapshot *s, struct gm_core_pieces *p,
 		return gm_fail(err, ENOMEM, "out of memory");
 	p->fields_len = len;
 	put_ehdr(s, p->fields, phnum);
-	put_phdr(a, p->fields + ehdr, GM_PT_NOTE, 0, notes_off, 0, notes, 4);
+	put_phdr(a, p->fields + ehdr, GM_PT_NOTE, 0, notes_off, 0, notes, notes,
+		 4);
 	for (size_t i = 0; i < s->nregions; i++) {
 		const struct gm_snap_region *r = &s->regions[i];
 
 		put_phdr(a, p->fields + ehdr + (i + 1) * phdr, GM_PT_LOAD,
-			 pflags(r->perms), off, r->start, r->size,
+			 pflags(r->perms), off, r->start, filesz[i], r->size,
 			 s->page_size);
-		off += r->size;
+		off += filesz[i];
 	}
 	/* a 32-bit PT_NOTE's p_filesz sits at +16 like p_memsz's at +20 */
 	q = p->fields + notes_off;
@@ -691,10 +693,33 @@ static bool bits64_clear(const uint8_t *bits, uint64_t p)
 	return word == 0;
 }
 
-static int add_region(struct gm_core_pieces *p, const struct gm_snapshot *s,
-		      const struct gm_snap_region *r)
+/* The bytes of R up to its last stored page: the zero pages after it
+ * are left out of the file (p_filesz < p_memsz), where readers make them
+ * zeros. One scan from the end (64 pages a bitmap word when it is clear). */
+static uint64_t stored_len(const struct gm_snapshot *s,
+			   const struct gm_snap_region *r)
 {
-	uint64_t pages = r->size / s->page_size, ps = s->page_size;
+	uint64_t p = r->size / s->page_size;
+
+	while (p > 0) {
+		if (!s->borrowed && p % 64 == 0 && p >= 64 &&
+		    bits64_clear(r->present, p - 64)) {
+			p -= 64;
+			continue;
+		}
+		if (gm_snap_page_stored(s, r, p - 1))
+			break;
+		p--;
+	}
+	return p * s->page_size;
+}
+
+/* Region R's FILESZ bytes: pages of S's memory, and NULL pieces for the
+ * runs of zero pages among them. */
+static int add_region(struct gm_core_pieces *p, const struct gm_snapshot *s,
+		      const struct gm_snap_region *r, uint64_t filesz)
+{
+	uint64_t pages = filesz / s->page_size, ps = s->page_size;
 	int rc = 0;
 
 	for (uint64_t q = 0, e; q < pages && rc == 0; q = e) {
@@ -703,7 +728,8 @@ static int add_region(struct gm_core_pieces *p, const struct gm_snapshot *s,
 		for (e = q + 1;
 		     e < pages && gm_snap_page_stored(s, r, e) == stored;)
 			e += !stored && !s->borrowed && e % 64 == 0 &&
-				     pages - e >= 64 && bits64_clear(r->present, e)
+				     pages - e >= 64 &&
+				     bits64_clear(r->present, e)
 				 ? 64
 				 : 1;
 		rc = add_piece(p, stored ? r->bytes + q * ps : NULL,
@@ -715,14 +741,20 @@ static int add_region(struct gm_core_pieces *p, const struct gm_snapshot *s,
 int gm_core_pieces(const struct gm_snapshot *s, struct gm_core_pieces *p,
 		   struct gm_error *err)
 {
+	uint64_t *filesz = calloc(s->nregions + 1, sizeof(*filesz));
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	rc = make_fields(s, p, err);
+	if (!filesz)
+		return gm_fail(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < s->nregions; i++)
+		filesz[i] = stored_len(s, &s->regions[i]);
+	rc = make_fields(s, filesz, p, err);
 	if (rc == 0 && add_piece(p, p->fields, p->fields_len) < 0)
 		rc = -ENOMEM;
 	for (size_t i = 0; i < s->nregions && rc == 0; i++)
-		rc = add_region(p, s, &s->regions[i]);
+		rc = add_region(p, s, &s->regions[i], filesz[i]);
+	free(filesz);
 	if (rc == -ENOMEM)
 		gm_fail(err, ENOMEM, "out of memory");
 	if (rc < 0)

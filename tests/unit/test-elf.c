@@ -999,3 +999,37 @@ TEST(gmem_snapshot_core_writes_the_core_of_a_snapshot_file)
 	free(b);
 	gm_guest_close(g);
 }
+
+TEST(a_mostly_zero_gigabyte_costs_its_pages_not_a_gigabyte)
+{
+	const struct gm_arch *a = gm_arch_find("x86_64");
+	struct gm_guest *g = NULL;
+	struct gm_snapshot *view;
+	struct gm_core_pieces p;
+	uint64_t gib = 1ull << 30, zeros = 0, stored = 0;
+	uint8_t buf[8];
+
+	OK(gm_guest_open(a, &g, ERR));
+	OK(gm_map(g, 0x40000000, gib, GM_PERM_R | GM_PERM_W, "big", 3, ERR));
+	OK(gm_mem_write(g, 0x40000000, "first", 5, ERR));
+	OK(gm_mem_write(g, 0x40000000 + gib / 2, "middle", 6, ERR));
+	OK(gm_snap_view(g, &view, ERR));
+	OK(gm_core_pieces(view, &p, ERR));
+	for (size_t i = 0; i < p.n; i++) {
+		if (p.v[i].bytes)
+			stored += p.v[i].len;
+		else
+			zeros += p.v[i].len;
+	}
+	/* headers, two pages, the zeros between them; none after "middle" */
+	ASSERT_EQ(stored, 4096 + 2 * 4096);
+	ASSERT_EQ(zeros, gib / 2 - 4096);
+	ASSERT_EQ(p.size, 4096 + gib / 2 + 4096);
+	ASSERT_EQ(gm_core_pieces_read(&p, 4096 + gib / 2, buf, 8), 8);
+	ASSERT_MEM(buf, "middle\0\0", 8);
+	ASSERT_EQ(gm_core_pieces_read(&p, 4096 + 4096 * 3, buf, 8), 8);
+	ASSERT_MEM(buf, "\0\0\0\0\0\0\0\0", 8);
+	gm_core_pieces_free(&p);
+	gm_snapshot_free(view);
+	gm_guest_close(g);
+}
