@@ -18,6 +18,7 @@
 #define PHDR32	   32
 #define PHDR64	   56
 #define DATA_ALIGN 4096 /* where the segments' bytes start in the file */
+#define ARM_CPSR_T 0x20 /* Thumb state */
 
 /*
  * elf_gregset_t slot by slot, as the names of our registers (NULL: a slot
@@ -229,6 +230,11 @@ static int read_prstatus(const struct gm_elf *e, const struct gm_arch *a,
 		regs[k] = gm_elf_get(e, n->desc + off + i * w, w) &
 			  reg_mask(&a->regs[k]);
 	}
+	/* A Thumb process: the engine takes the T bit from pc's bit 0 (it
+	 * clears the one in cpsr when pc is written after it). */
+	if (gm_elf_machine(a) == GM_EM_ARM &&
+	    regs[reg_index(a, "cpsr")] & ARM_CPSR_T)
+		regs[reg_index(a, "pc")] |= 1;
 	return 0;
 }
 

@@ -1033,3 +1033,92 @@ TEST(a_mostly_zero_gigabyte_costs_its_pages_not_a_gigabyte)
 	gm_snapshot_free(view);
 	gm_guest_close(g);
 }
+
+/* main's address and size in PATH, from readelf -sW. */
+static void main_of(const char *path, uint64_t *addr, uint64_t *size)
+{
+	char cmd[600], line[512];
+	FILE *f;
+
+	*size = 0;
+	snprintf(cmd, sizeof(cmd), "readelf -sW '%s'", path);
+	f = popen(cmd, "r");
+	ASSERT(f != NULL);
+	while (fgets(line, sizeof(line), f)) {
+		char name[64] = "";
+		unsigned n;
+
+		if (sscanf(line,
+			   " %u: %" SCNx64 " %" SCNu64
+			   " FUNC GLOBAL %*s %*s %63s",
+			   &n, addr, size, name) == 4 &&
+		    strcmp(name, "main") == 0)
+			break;
+		*size = 0;
+	}
+	pclose(f);
+	ASSERT(*size > 0);
+}
+
+/* The core qemu-user writes when PROG (built for QEMU_ARCH) dies, loaded
+ * into a guest of ARCH: pc in main, the store's operands in registers. */
+static void check_qemu_core(const char *prog_name, const char *qemu_arch,
+			    const char *arch)
+{
+	char buf[512], dir[] = "/tmp/gm-test-qemu-XXXXXX", cmd[1400];
+	char path[512];
+	struct gm_guest *g = guest_with_stack(arch);
+	const struct gm_arch *a = gm_guest_arch(g);
+	bool addr = false, value = false;
+	uint64_t main_addr, main_size, pc;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", GM_TEST_ELF_DIR, prog_name);
+	if (access(path, R_OK) != 0) {
+		printf("# %s not built (no compiler): skipped\n", path);
+		gm_guest_close(g);
+		return;
+	}
+	ASSERT(mkdtemp(dir) != NULL);
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && ulimit -c unlimited && qemu-%s-static %s "
+		 ">/dev/null 2>&1; ls %s/*.core",
+		 dir, qemu_arch, path, dir);
+	f = popen(cmd, "r");
+	ASSERT(f != NULL);
+	ASSERT(fgets(buf, sizeof(buf), f) != NULL);
+	pclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	OK(gm_load_core(g, buf, ERR));
+	unlink(buf);
+	rmdir(dir);
+	main_of(path, &main_addr, &main_size);
+	main_addr &= ~1ull; /* a Thumb function's bit */
+	pc = gm_reg_pc(g);
+	ASSERT(pc >= main_addr && pc < main_addr + main_size);
+	for (size_t i = 0; i < a->nregs; i++) {
+		uint64_t v;
+
+		OK(gm_reg_read(g, &a->regs[i], &v, ERR));
+		addr |= v == 16;
+		value |= v == 0x12345678;
+	}
+	ASSERT(addr && value);
+	if (strcmp(arch, "arm") == 0) { /* the program is Thumb-2 */
+		uint64_t cpsr;
+
+		OK(gm_reg_read(g, gm_arch_reg(a, "cpsr"), &cpsr, ERR));
+		ASSERT(cpsr & 0x20);
+	}
+	gm_guest_close(g);
+}
+
+TEST(qemu_user_cores_of_crashed_programs_load_with_their_registers)
+{
+	if (system("command -v qemu-mips-static >/dev/null") != 0)
+		TEST_FAIL("qemu-mips-static: install qemu-user-static "
+			  "(tools/deps)");
+	check_qemu_core("crash-mips", "mips", "mips");
+	check_qemu_core("crash-arm", "arm", "arm");
+	check_qemu_core("crash-arm64", "aarch64", "arm64");
+}
