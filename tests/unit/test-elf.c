@@ -1122,3 +1122,37 @@ TEST(qemu_user_cores_of_crashed_programs_load_with_their_registers)
 	check_qemu_core("crash-arm", "arm", "arm");
 	check_qemu_core("crash-arm64", "aarch64", "arm64");
 }
+
+TEST(a_core_from_a_taken_snapshot_stays_as_it_was_at_the_take)
+{
+	struct gm_guest *g = busy_guest("riscv64"), *back;
+	struct gm_snapshot *taken, *view;
+	struct gm_core_pieces p;
+	char path[] = "/tmp/gm-test-core-XXXXXX", why[256];
+	uint8_t *bytes;
+	int fd = mkstemp(path);
+
+	ASSERT(fd >= 0);
+	close(fd);
+	OK(gm_snap_take(g, &taken, ERR));
+	ASSERT_EQ(gm_snap_count(g), 0);
+	OK(gm_core_pieces(taken, &p, ERR));
+	/* the guest changes after the take: the core does not */
+	OK(gm_mem_write(g, 0x100000, "XXXX", 4, ERR));
+	OK(gm_unmap(g, 0x400000, gm_guest_page_size(g), ERR));
+	bytes = malloc(p.size);
+	ASSERT_EQ(gm_core_pieces_read(&p, 0, bytes, p.size), p.size);
+	write_file(path, bytes, p.size);
+	back = guest_with_stack("riscv64");
+	OK(gm_load_core(back, path, ERR));
+	OK(gm_snap_view(back, &view, ERR));
+	if (gm_fuzz_snap_differs(taken, view, why, sizeof(why)))
+		TEST_FAIL("the core is not the guest at the take: %s", why);
+	gm_snapshot_free(view);
+	gm_core_pieces_free(&p);
+	gm_snapshot_free(taken);
+	free(bytes);
+	unlink(path);
+	gm_guest_close(back);
+	gm_guest_close(g);
+}
