@@ -234,6 +234,13 @@ int gm_snap_view(struct gm_guest *g, struct gm_snapshot **out,
 	return capture(g, NULL, 0, true, out, err);
 }
 
+int gm_snap_take(struct gm_guest *g, struct gm_snapshot **out,
+		 struct gm_error *err)
+{
+	*out = NULL;
+	return capture(g, NULL, snap_budget(g, ""), false, out, err);
+}
+
 int gm_snap_store(struct gm_guest *g, const char *path, struct gm_error *err)
 {
 	struct gm_snapshot *view = NULL;

@@ -100,6 +100,14 @@ int gm_snap_add(struct gm_guest *g, struct gm_snapshot *s,
 int gm_snap_view(struct gm_guest *g, struct gm_snapshot **out,
 		 struct gm_error *err);
 
+/* The guest as it is now, copied as a save copies it (zero pages cost
+ * nothing), into a snapshot with no name that is not among the guest's:
+ * what the `core` file serves from open() to release. Free it with
+ * gm_snapshot_free. -ENOSPC past the snapshot memory left (the limit less
+ * what the guest's snapshots hold) or without host memory. */
+int gm_snap_take(struct gm_guest *g, struct gm_snapshot **out,
+		 struct gm_error *err);
+
 /* Keep S, one of the guest's snapshots, alive after a drop or a replace
  * until gm_snap_put; both under the guest lock. Its memory no longer
  * counts against the limit once dropped. */

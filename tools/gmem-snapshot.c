@@ -1,6 +1,7 @@
 /*
- * gmem snapshot info and diff: a snapshot file read with core/snapfile.c
- * (no engine, no mount) and printed as `key value` lines and maps lines.
+ * gmem snapshot info, diff and core: a snapshot file read with
+ * core/snapfile.c (no engine, no mount) and printed as `key value` lines
+ * and maps lines, or written as an ELF core (core/coredump.c).
  * Try it: cp MNT/snapshots/a a.snap; gmem snapshot info a.snap
  */
 #include "gmem-snapshot.h"
@@ -13,8 +14,10 @@
 #include <string.h>
 
 #include "cmd/text.h"
+#include "coredump.h"
 #include "regions.h"
 #include "snapfile.h"
+#include <unistd.h>
 
 #define OUT_FLUSH   65536 /* print the output in pieces of about this */
 #define DIFF_STATUS 2	  /* diff's status for trouble, as diff(1)'s */
@@ -403,6 +406,47 @@ out:
 	return status;
 }
 
+/* core: the snapshot as the ELF core file the mount's `core` serves. */
+static int stdout_sink(void *ctx, const void *bytes, size_t len)
+{
+	const char *p = bytes;
+
+	(void)ctx;
+	while (len) {
+		ssize_t n = write(STDOUT_FILENO, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int snapshot_core(const char *path)
+{
+	const struct gm_snapfile_want want = {0};
+	struct gm_error err = {0};
+	struct gm_snapshot *s;
+	int status = 0;
+
+	if (isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "gmem: snapshot core writes a binary file: "
+				"redirect stdout (> FILE)\n");
+		return 2;
+	}
+	if (snapshot_load(path, &want, &s, NULL) < 0)
+		return 1;
+	if (gm_core_write(s, stdout_sink, NULL, &err) < 0) {
+		fprintf(stderr, "gmem: %s\n", err.msg);
+		status = 1;
+	}
+	gm_snapshot_free(s);
+	return status;
+}
+
 static int usage_error(const char *problem, const char *usage)
 {
 	fprintf(stderr, "gmem: %s\n%s", problem, usage);
@@ -423,5 +467,11 @@ int gmem_snapshot(int argc, char **argv, const char *usage)
 					   usage);
 		return snapshot_diff(argv[1], argv[2]);
 	}
-	return usage_error("snapshot needs info or diff", usage);
+	if (argc >= 1 && strcmp(argv[0], "core") == 0) {
+		if (argc != 2)
+			return usage_error("snapshot core takes one FILE",
+					   usage);
+		return snapshot_core(argv[1]);
+	}
+	return usage_error("snapshot needs info, diff or core", usage);
 }

@@ -91,6 +91,7 @@ extern const struct gm_cmd gm_cmd_save, gm_cmd_restore, gm_cmd_drop;
 extern const struct gm_cmd gm_cmd_stack_push, gm_cmd_stack_pop,
     gm_cmd_stack_read, gm_cmd_stack_write;
 extern const struct gm_cmd gm_cmd_reg, gm_cmd_help;
+extern const struct gm_cmd gm_cmd_load_elf, gm_cmd_load_core;
 
 const struct gm_cmd *const *gm_cmd_table(size_t *count);
 

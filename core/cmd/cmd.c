@@ -19,7 +19,8 @@ static const struct gm_cmd *const table[] = {
     &gm_cmd_is_available, &gm_cmd_is_mapped,	&gm_cmd_show_mapinfo,
     &gm_cmd_save,	  &gm_cmd_restore,	&gm_cmd_drop,
     &gm_cmd_stack_push,	  &gm_cmd_stack_pop,	&gm_cmd_stack_read,
-    &gm_cmd_stack_write,  &gm_cmd_reg,		&gm_cmd_help,
+    &gm_cmd_stack_write,  &gm_cmd_reg,		&gm_cmd_load_elf,
+    &gm_cmd_load_core,	  &gm_cmd_help,
 };
 
 #define NCMDS (sizeof(table) / sizeof(table[0]))

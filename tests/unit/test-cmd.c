@@ -1021,6 +1021,8 @@ TEST(cmd_help_lists_every_usage_line)
 	    "stack read OFFSET (or: stack_read OFFSET)\n"
 	    "stack write OFFSET VALUE (or: stack_write OFFSET VALUE)\n"
 	    "reg NAME [VALUE]\n"
+	    "load_elf PATH [base=ADDR] [ARG...]\n"
+	    "load_core PATH\n"
 	    "help [VERB]\n");
 	fx_close(&f);
 }
@@ -1531,4 +1533,25 @@ TEST(text_buffer_grows_and_escapes)
 	ASSERT_EQ(gm_text_status(&t), 0);
 	gm_text_free(&t);
 	ASSERT(t.buf == NULL);
+}
+
+/* load_elf and load_core (core/load.c tests the loading itself) */
+
+TEST(cmd_load_elf_answers_the_entry_and_load_core_refuses_it)
+{
+	struct fx f;
+
+	fx_open(&f, "x86_64");
+	RUN_FAILS(&f, EINVAL, "load_elf /bin/busybox base=0x1000");
+	RUN_FAILS(&f, ENOENT, "load_elf /nonexistent/busybox");
+	RUN_FAILS(&f, EINVAL, "load_elf /bin/busybox size=1");
+	RUN_FAILS(&f, ENOEXEC, "load_core /bin/busybox");
+	RUN(&f, "load_elf /bin/busybox --help \"a b\"", "0x40ebf0\n");
+	RUN(&f, "reg rip", "0x40ebf0\n");
+	RUN(&f, "stack read 0", "0x3\n");
+	RUN_FAILS(&f, EEXIST, "load_elf /bin/busybox");
+	RUN_MSG(&f, ENOEXEC, "load_core /bin/busybox",
+		"load_core: /bin/busybox: an ELF executable, not a core dump "
+		"(load_elf loads executables)");
+	fx_close(&f);
 }
