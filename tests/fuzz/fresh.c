@@ -72,8 +72,8 @@ static void same_cpu(struct gm_guest *g, struct gm_guest *fresh,
 		if (x[i] != y[i]) {
 			char what[64];
 
-			snprintf(what, sizeof(what), "byte %zu of %zu of the CPU",
-				 i, size);
+			snprintf(what, sizeof(what),
+				 "byte %zu of %zu of the CPU", i, size);
 			differs(g, who, what, x[i], y[i]);
 		}
 	uc_context_free(a);

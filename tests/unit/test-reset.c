@@ -26,8 +26,7 @@ static void dirty(struct gm_guest *g)
 		junk[i] = (uint8_t)(i * 37 + 1);
 	OK(gm_map(g, 0x10000, 8 * page, GM_PERM_R | GM_PERM_W | GM_PERM_X,
 		  "code", 4, ERR));
-	OK(gm_map(g, 0x40000, 4 * page, GM_PERM_R | GM_PERM_W, "data", 4,
-		  ERR));
+	OK(gm_map(g, 0x40000, 4 * page, GM_PERM_R | GM_PERM_W, "data", 4, ERR));
 	OK(gm_mem_write(g, 0x10000, junk, sizeof(junk), ERR));
 	OK(gm_protect(g, 0x40000 + page, page, GM_PERM_R, ERR));
 	OK(gm_set_label(g, 0x40000, "other", 5, ERR));
