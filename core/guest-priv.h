@@ -41,6 +41,8 @@ struct gm_guest {
 	/* Set once gm_guest_engine has handed the engine out: only then can
 	 * code have been translated, and changes must drop it. */
 	bool engine_lent;
+	/* The CPU as uc_open left it, for gm_guest_reset. */
+	uc_context *fresh_cpu;
 
 	/* What changed since gm_guest_take_changes: [changed_lo,
 	 * changed_last], valid when changed is set. */

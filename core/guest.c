@@ -60,6 +60,16 @@ int gm_guest_open(const struct gm_arch *arch, struct gm_guest **out,
 		return gm_fail(err, EINVAL, "%s: engine has no page size",
 			       arch->name);
 	}
+	e = uc_context_alloc(g->uc, &g->fresh_cpu);
+	if (e == UC_ERR_OK)
+		e = uc_context_save(g->uc, g->fresh_cpu);
+	if (e != UC_ERR_OK) {
+		if (g->fresh_cpu)
+			uc_context_free(g->fresh_cpu);
+		uc_close(g->uc);
+		free(g);
+		return gm_uc_fail(err, e, arch->name);
+	}
 	g->arch = arch;
 	g->page_size = page_size;
 	g->last_addr = arch->address_bits == 64
@@ -79,12 +89,35 @@ void gm_guest_close(struct gm_guest *g)
 	while (g->nsnaps > 0)
 		gm_snap_drop(g, g->snaps[0]->name, NULL);
 	free(g->snaps);
+	uc_context_free(g->fresh_cpu);
 	/* Close the engine first: unmapping region by region would make it
 	 * rebuild its memory map once per region for nothing. */
 	uc_close(g->uc);
 	gm_regions_free(g);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
+}
+
+int gm_guest_reset(struct gm_guest *g, struct gm_error *err)
+{
+	int rc;
+	uc_err e;
+
+	while (g->nsnaps > 0)
+		gm_snap_drop(g, g->snaps[0]->name, NULL);
+	/* The unmaps drop the code translated from each region, as any. */
+	rc = gm_unmap_all(g, err);
+	if (rc < 0)
+		return rc;
+	e = uc_context_restore(g->uc, g->fresh_cpu);
+	if (e != UC_ERR_OK)
+		return gm_uc_fail(err, e, "reset");
+	g->snap_seq = 0;
+	g->snap_bytes = 0;
+	g->snap_limit = default_snapshot_limit();
+	g->region_limit = g->page_size - ENGINE_SECTION_MARGIN;
+	g->changed = false;
+	return 0;
 }
 
 void gm_guest_lock(struct gm_guest *g)

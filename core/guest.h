@@ -23,6 +23,15 @@ int gm_guest_open(const struct gm_arch *arch, struct gm_guest **out,
 void gm_guest_close(struct gm_guest *g);
 
 /*
+ * Make G what gm_guest_open made: no snapshot, no region, no translated
+ * code, the CPU as the engine started, the default limits, the first
+ * "snap-N" name and an empty change record, in the same engine (opening
+ * one costs milliseconds: the fuzzers reset instead). Returns 0, or -errno
+ * when the engine refuses; then G is only fit for gm_guest_close.
+ */
+int gm_guest_reset(struct gm_guest *g, struct gm_error *err);
+
+/*
  * The core is not thread-safe (nor is Unicorn): callers that share a guest
  * between threads hold this lock around every gm_ call on it, and around
  * any use of the region list or of region memory.

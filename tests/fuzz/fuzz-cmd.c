@@ -2,7 +2,7 @@
  * The libFuzzer target of the command language (core/cmd/): arbitrary bytes
  * run through gm_cmd_run on a small guest, and what comes back must hold
  * SPEC §4's promises. Try it from the top directory:
- *  mkdir c; build-fuzz/tests/fuzz/fuzz-cmd -max_len=2048 c
+ *  mkdir c; build-fuzz/tests/fuzz/fuzz-cmd -max_len=16384 -len_control=0 c
  * tests/fuzz/corpus-cmd
  *
  * The first byte picks the architecture (bits 0-1) and the file written
@@ -10,6 +10,10 @@
  * each 0x1e byte into separate writes; between writes, a guest that maps
  * more than MAPPED_MAX bytes ends the input, so that one huge map cannot
  * make every later search or save slow.
+ *
+ * Each architecture's guest is kept and reset between inputs; with
+ * GM_FUZZ_CHECK_RESET set, each input also runs on a new guest, and both
+ * runs must answer the same.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +22,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "fresh.h"
 #include "guest.h"
 #include "memory.h"
 #include "regions.h"
@@ -42,15 +47,31 @@ static const char *const verbs[] = {NULL,      "map",	"unmap", "save",
 		}                                                          \
 	} while (0)
 
-static struct gm_guest *guest_new(const char *name)
+/*
+ * The guest of each architecture, kept from input to input: opening an
+ * engine costs more than running most inputs. Each input resets it as it
+ * ends, so that what the input allocated is freed within it, as the
+ * fuzzer's leak check wants.
+ */
+static struct gm_guest *guests[4];
+
+/* The guest an input starts from, the kept one (a new one when !KEEP): a
+ * stack, a data and a code region, a string, SP at the top. */
+static struct gm_guest *guest_new(unsigned kind, bool keep)
 {
-	const struct gm_arch *arch = gm_arch_find(name);
-	struct gm_guest *g = NULL;
+	const struct gm_arch *arch = gm_arch_find(arches[kind]);
+	struct gm_guest *g = keep ? guests[kind] : NULL;
 	struct gm_error err;
 	uint64_t page;
 
 	CHECK(arch != NULL);
-	CHECK(gm_guest_open(arch, &g, &err) == 0);
+	if (!g) {
+		CHECK(gm_guest_open(arch, &g, &err) == 0);
+		if (keep)
+			guests[kind] = g;
+	} else if (gm_fuzz_check_reset()) {
+		gm_fuzz_check_fresh(g, "fuzz-cmd");
+	}
 	page = gm_guest_page_size(g);
 	CHECK(gm_map(g, arch->stack_addr, arch->stack_size,
 		     GM_PERM_R | GM_PERM_W, "[stack]", 7, &err) == 0);
@@ -222,19 +243,18 @@ static uint64_t mapped_bytes(const struct gm_guest *g)
 	return sum;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/*
+ * Run the input on G and check each answer; TRANSCRIPT (if not NULL) gets
+ * every result and text the input made, to compare two runs of it.
+ */
+static void run_input(struct gm_guest *g, const uint8_t *data, size_t size,
+		      struct gm_text *transcript)
 {
-	struct gm_guest *g;
-	struct gm_cmd_ctx *c;
+	const char *verb = verbs[(data[0] >> 2) & 7];
+	struct gm_cmd_ctx *c = gm_cmd_ctx_new(g);
 	struct gm_text out;
-	const char *verb;
 	size_t pos = 1;
 
-	if (size < 1)
-		return 0;
-	g = guest_new(arches[data[0] & 3]);
-	verb = verbs[(data[0] >> 2) & 7];
-	c = gm_cmd_ctx_new(g);
 	CHECK(c != NULL);
 	gm_text_init(&out);
 	while (pos < size && mapped_bytes(g) <= MAPPED_MAX) {
@@ -251,15 +271,61 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				len, rc, out.len ? out.buf : "");
 		check_answer(rc, &out, &err);
 		check_maps(g);
+		if (transcript) {
+			gm_text_printf(transcript, "write of %zu bytes: %d\n",
+				       len, rc);
+			gm_text_add(transcript, out.buf, out.len);
+		}
 		pos += len + 1;
 	}
 	check_log(c);
 	gm_text_reset(&out);
 	CHECK(gm_info_text(g, &out) == 0);
+	if (transcript)
+		gm_text_add(transcript, out.buf, out.len);
 	gm_text_reset(&out);
 	CHECK(gm_stack_text(g, &out) == 0);
+	if (transcript) {
+		gm_text_add(transcript, out.buf, out.len);
+		CHECK(gm_cmd_log_text(c, transcript) == 0);
+		CHECK(gm_maps_text(g, transcript) == 0);
+	}
 	gm_text_free(&out);
 	gm_cmd_ctx_free(c);
-	gm_guest_close(g);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct gm_text kept, fresh;
+	struct gm_guest *g;
+	struct gm_error err;
+	bool check = gm_fuzz_check_reset();
+
+	if (size < 1)
+		return 0;
+	gm_text_init(&kept);
+	g = guest_new(data[0] & 3, true);
+	run_input(g, data, size, check ? &kept : NULL);
+	CHECK(gm_guest_reset(g, &err) == 0);
+	/* The input must not tell a reset guest from a new one. */
+	if (check) {
+		gm_text_init(&fresh);
+		g = guest_new(data[0] & 3, false);
+		run_input(g, data, size, &fresh);
+		gm_guest_close(g);
+		CHECK(gm_text_status(&kept) == 0 &&
+		      gm_text_status(&fresh) == 0);
+		if (kept.len != fresh.len ||
+		    memcmp(kept.buf, fresh.buf, kept.len) != 0) {
+			fprintf(stderr,
+				"fuzz-cmd: on the reset guest:\n%.*s\n"
+				"fuzz-cmd: on a new guest:\n%.*s\n",
+				(int)kept.len, kept.buf, (int)fresh.len,
+				fresh.buf);
+			abort();
+		}
+		gm_text_free(&fresh);
+	}
+	gm_text_free(&kept);
 	return 0;
 }

@@ -266,6 +266,10 @@ TEST_ENTRY(changes_span_what_a_restore_touches)
 TEST_ENTRY(changes_reach_the_top_of_the_space)
 TEST_ENTRY(changes_none_on_an_empty_guest)
 
+/* test-reset.c */
+TEST_ENTRY(reset_makes_every_architecture_fresh)
+TEST_ENTRY(reset_drops_translated_code)
+
 /* test-model.c */
 TEST_ENTRY(model_holds_for_random_arm_sequences)
 TEST_ENTRY(model_holds_for_random_x86_64_sequences)

@@ -1,11 +1,13 @@
 /*
  * The model check of tests/fuzz/ops.c on fixed pseudo-random inputs and on
  * the fuzzer's seed corpus, so that every build runs it, deterministically,
- * not only the clang fuzzer. gm_fuzz_ops aborts the case on the first
+ * not only the clang fuzzer, with each reset guest compared to a new one
+ * (GM_FUZZ_CHECK_RESET). gm_fuzz_ops aborts the case on the first
  * difference from the model, printing the operation and the input.
  */
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "ops.h"
 #include "test.h"
@@ -33,6 +35,7 @@ static void run_random(unsigned arch, uint64_t seed)
 	uint8_t in[SEQ_LEN];
 	uint64_t s = seed;
 
+	setenv("GM_FUZZ_CHECK_RESET", "1", 1); /* fresh.c's check, each time */
 	for (int i = 0; i < SEQUENCES; i++) {
 		for (size_t j = 0; j < sizeof(in); j++)
 			in[j] = next_byte(&s);
@@ -76,24 +79,31 @@ TEST(model_holds_for_the_fuzz_corpus)
 {
 	struct dirent **names;
 	int n = scandir(GM_FUZZ_CORPUS, &names, regular, alphasort);
-	static uint8_t in[4096];
 
+	setenv("GM_FUZZ_CHECK_RESET", "1", 1);
 	if (n < 0)
 		TEST_FAIL("cannot list %s", GM_FUZZ_CORPUS);
 	ASSERT(n >= 10);
 	for (int i = 0; i < n; i++) {
 		char path[4096];
+		uint8_t *in = NULL;
 		FILE *fp;
-		size_t len;
+		long len;
 
 		snprintf(path, sizeof(path), "%s/%s", GM_FUZZ_CORPUS,
 			 names[i]->d_name);
+		/* Whole, whatever its length: the fuzzer's inputs grow to
+		 * 16 KiB (run-fuzz.sh). */
 		fp = fopen(path, "rb");
-		if (!fp)
+		if (!fp || fseek(fp, 0, SEEK_END) != 0 ||
+		    (len = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0)
 			TEST_FAIL("cannot open %s", path);
-		len = fread(in, 1, sizeof(in), fp);
+		in = malloc(len ? (size_t)len : 1);
+		ASSERT(in != NULL);
+		ASSERT(fread(in, 1, (size_t)len, fp) == (size_t)len);
 		fclose(fp);
-		gm_fuzz_ops(in, len);
+		gm_fuzz_ops(in, (size_t)len);
+		free(in);
 		free(names[i]);
 	}
 	free(names);
