@@ -162,6 +162,16 @@ teardown() {
 	[ "$output" = "$DEST$MANDIR/man5/gmemfs-snapshot.5" ]
 }
 
+@test "gmem(1) has a paragraph for every verb gmem help lists" {
+	local name missing=
+	while read -r name; do
+		grep -qF "\\fB$name\\fR" "$DEST$MANDIR/man1/gmem.1" ||
+			missing+=" $name"
+	done < <("$BIN/gmem" help | sed 's/ (or:.*//' |
+		awk '{ n = $1; if ($2 ~ /^[a-z_]+$/) n = n " " $2; print n }')
+	[ -z "$missing" ] || { echo "gmem(1) lacks:$missing" >&2; return 1; }
+}
+
 # complete WORDS...: what the installed completion offers for the last word.
 complete_gmem() {
 	PATH=$BIN:$PATH bash -c '
