@@ -229,6 +229,10 @@ static int help(char **argv, int argc)
 	if (rc < 0)
 		goto out;
 	cmd = gm_cmd_lookup(gmem_verbs, gmem_nverbs, toks.tok, toks.n, &used);
+	if (!cmd) { /* a table without help: the build is broken */
+		rc = gm_fail(&err, ENOSYS, "not in this build");
+		goto out;
+	}
 	rc = gm_args_split(cmd, toks.tok + used, toks.n - used, &args, &err);
 	if (rc == 0)
 		rc = gm_cmd_help_text(gmem_verbs, gmem_nverbs, toks.tok + used,
