@@ -8,7 +8,7 @@
 #define GM_ERROR_MAX 256
 
 struct gm_error {
-	int code;		/* positive errno of SPEC §4, 0 when none */
+	int code;		/* positive errno (gmemfs(1) ERRORS), 0: none */
 	char msg[GM_ERROR_MAX]; /* one line, no trailing newline */
 };
 

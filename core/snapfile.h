@@ -1,7 +1,7 @@
 /*
  * The snapshot file format: one gm_snapshot as bytes, little endian on any
  * host, zero pages not stored, CRC-32C over everything before the trailer.
- * README "Snapshot files" documents it field by field. Nothing here needs a
+ * gmemfs-snapshot(5) documents it field by field. Nothing here needs a
  * guest or an engine, so gmem and the fuzzer read files with it too.
  */
 #ifndef GM_SNAPFILE_H

@@ -1,10 +1,12 @@
 /*
- * gmem: run one command of the gmemfs command language (SPEC §4) against a
+ * gmem: run one command of the gmemfs command language (gmem(1)) against a
  * mount and print its answer, so scripts need no `exec 3<>ctl` dance.
+ * `help`, --help and --version answer without a mount.
  * Try it: gmem -C MNT is_mapped 0x7ffffffde000 0x1000 && echo mapped
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +16,18 @@
 #include <unistd.h>
 
 #include "gmem-snapshot.h"
+#include "gmem-verbs.h"
 
 #define FUSE_SUPER_MAGIC 0x65735546
 #define ERROR_MAX	 4096 /* the longest error answer we keep */
-#define USAGE		 "usage: gmem [-C MOUNTPOINT] VERB [ARGS...]\n" GMEM_SNAPSHOT_USAGE
+#define USAGE                                          \
+	"usage: gmem [-C MOUNTPOINT] VERB [ARGS...]\n" \
+	"       gmem stack\n" GMEM_SNAPSHOT_USAGE      \
+	"       gmem help [VERB] | -h | --help | -V | --version\n"
+
+#ifndef GMEMFS_VERSION
+#define GMEMFS_VERSION "0.1.0"
+#endif
 
 /* Does TEXT hold a byte that the tokenizer would split on or change? */
 static bool needs_quotes(const char *text)
@@ -97,9 +107,9 @@ static char *command_line(char **argv, int argc, size_t *len)
 	return buf;
 }
 
-/* Open MNT/ctl read-write. Anything but a regular file on a FUSE mount is
- * refused unopened, so a stray `ctl` in the current directory is safe. */
-static int open_ctl(const char *mnt)
+/* Open MNT/NAME (ctl, stack) with FLAGS. Anything but a regular file on a
+ * FUSE mount is refused unopened, so a stray `ctl` here is safe. */
+static int open_file(const char *mnt, const char *name, int flags)
 {
 	struct statfs fs;
 	struct stat st;
@@ -109,13 +119,13 @@ static int open_ctl(const char *mnt)
 	if (dir < 0 || fstatfs(dir, &fs) < 0) {
 		fprintf(stderr, "gmem: %s: %s\n", mnt, strerror(errno));
 	} else if (fs.f_type != FUSE_SUPER_MAGIC ||
-		   fstatat(dir, "ctl", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		   fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		   !S_ISREG(st.st_mode)) {
 		fprintf(stderr, "gmem: %s is not a gmemfs mount\n", mnt);
 	} else {
-		fd = openat(dir, "ctl", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		fd = openat(dir, name, flags | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0)
-			fprintf(stderr, "gmem: %s/ctl: %s\n", mnt,
+			fprintf(stderr, "gmem: %s/%s: %s\n", mnt, name,
 				strerror(errno));
 	}
 	if (dir >= 0)
@@ -196,8 +206,87 @@ static void print_error(int fd, int error)
 	fprintf(stderr, "gmem: %.*s\n", (int)strcspn(msg, "\n"), msg);
 }
 
+/* `help [VERB]` answered here from the daemon's table, as ctl would:
+ * 0, or 1 after "gmem: help: MESSAGE". */
+static int help(char **argv, int argc)
+{
+	const struct gm_cmd *cmd;
+	struct gm_error err = {0};
+	struct gm_line toks = {0};
+	struct gm_args args;
+	struct gm_text out;
+	size_t len, used;
+	char *line;
+	int rc;
+
+	gm_text_init(&out);
+	line = command_line(argv, argc, &len);
+	if (!line) {
+		rc = gm_fail(&err, ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = gm_tokenize(line, len - 1, &toks, &err);
+	if (rc < 0)
+		goto out;
+	cmd = gm_cmd_lookup(gmem_verbs, gmem_nverbs, toks.tok, toks.n, &used);
+	if (!cmd) { /* a table without help: the build is broken */
+		rc = gm_fail(&err, ENOSYS, "not in this build");
+		goto out;
+	}
+	rc = gm_args_split(cmd, toks.tok + used, toks.n - used, &args, &err);
+	if (rc == 0)
+		rc = gm_cmd_help_text(gmem_verbs, gmem_nverbs, toks.tok + used,
+				      args.npos, &out, &err);
+	if (rc == 0)
+		rc = gm_text_status(&out);
+	if (rc == 0 && out.len > 0 &&
+	    (fwrite(out.buf, 1, out.len, stdout) != out.len ||
+	     fflush(stdout) != 0))
+		rc = gm_fail(&err, errno, "stdout: %s", strerror(errno));
+out:
+	if (rc < 0)
+		fprintf(stderr, "gmem: %s%s\n",
+			strncmp(err.msg, "help: ", 6) ? "help: " : "", err.msg);
+	gm_line_free(&toks);
+	gm_text_free(&out);
+	free(line);
+	return rc < 0;
+}
+
+/* gmem --help: the usage, then the verbs of the command language. */
+static int full_help(void)
+{
+	fputs(USAGE "\n"
+		    "Runs VERB on the gmemfs mount at MOUNTPOINT (else "
+		    "$GMEMFS_MOUNT, else .)\n"
+		    "and prints its answer; `gmem stack` lists the stack. "
+		    "The verbs (gmem(1)):\n",
+	      stdout);
+	for (size_t i = 0; i < gmem_nverbs; i++)
+		printf("  %s\n", gmem_verbs[i]->usage);
+	return fflush(stdout) != 0 || ferror(stdout);
+}
+
+/* A bare `gmem stack`: the stack file's listing, as `cat MNT/stack`. */
+static int list_stack(const char *mnt)
+{
+	int fd = open_file(mnt, "stack", O_RDONLY);
+	int rc;
+
+	if (fd < 0)
+		return 1;
+	rc = print_answer(fd);
+	close(fd);
+	return rc < 0;
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
 	const char *mnt = getenv("GMEMFS_MOUNT");
 	char *line = NULL;
 	size_t len;
@@ -205,29 +294,43 @@ int main(int argc, char **argv)
 
 	/* '+': options end at the verb, so `stack read -0x8` works. */
 	opterr = 0;
-	while ((opt = getopt(argc, argv, "+C:h")) == 'C')
-		mnt = optarg;
+	while ((opt = getopt_long(argc, argv, "+C:hV", longopts, NULL)) != -1) {
+		if (opt == 'C')
+			mnt = optarg;
+		else if (opt == 'h')
+			return full_help();
+		else if (opt == 'V')
+			return printf("gmem %s\n", GMEMFS_VERSION) < 0;
+		else
+			break;
+	}
 	if (opt == '?' && optopt == 'C')
 		fputs("gmem: -C needs a MOUNTPOINT\n", stderr);
-	else if (opt == '?')
+	else if (opt == '?' && optopt)
 		fprintf(stderr, "gmem: unknown option -%c\n", optopt);
+	else if (opt == '?')
+		fprintf(stderr, "gmem: unknown option %s\n", argv[optind - 1]);
 	if (opt != -1 || optind == argc) {
 		fputs(USAGE, stderr);
 		return 2;
 	}
-	/* Snapshot files are read here, without a mount. */
+	/* Snapshot files are read here, without a mount, and so is help. */
 	if (strcmp(argv[optind], "snapshot") == 0)
 		return gmem_snapshot(argc - optind - 1, argv + optind + 1,
 				     USAGE);
+	if (strcmp(argv[optind], "help") == 0)
+		return help(argv + optind, argc - optind);
 	if (mnt == NULL || *mnt == '\0')
 		mnt = ".";
+	if (argc - optind == 1 && strcmp(argv[optind], "stack") == 0)
+		return list_stack(mnt);
 
 	line = command_line(argv + optind, argc - optind, &len);
 	if (line == NULL) {
 		fprintf(stderr, "gmem: %s\n", strerror(ENOMEM));
 		return 1;
 	}
-	fd = open_ctl(mnt);
+	fd = open_file(mnt, "ctl", O_RDWR);
 	if (fd < 0)
 		goto out;
 	rc = write_all(fd, line, len);

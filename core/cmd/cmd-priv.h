@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cmd.h"
 #include "error.h"
@@ -94,6 +95,26 @@ extern const struct gm_cmd gm_cmd_reg, gm_cmd_help;
 extern const struct gm_cmd gm_cmd_load_elf, gm_cmd_load_core;
 
 const struct gm_cmd *const *gm_cmd_table(size_t *count);
+
+/* Whether T holds exactly the LEN bytes of WORD. */
+static inline bool gm_token_is(const struct gm_token *t, const char *word,
+			       size_t len)
+{
+	return t->len == len && memcmp(t->s, word, len) == 0;
+}
+
+/* The verb of TABLE (COUNT entries) that the first of the N tokens at TOK
+ * name, preferring two words to one (*USED: how many), or NULL. */
+const struct gm_cmd *gm_cmd_lookup(const struct gm_cmd *const *table,
+				   size_t count, const struct gm_token *tok,
+				   size_t n, size_t *used);
+
+/* `help` on TABLE with the N tokens at TOK after it: every usage line, or
+ * those of the verb they name (a name, an alias, or the first word of
+ * two-word names such as "stack"). -EINVAL when they name none. */
+int gm_cmd_help_text(const struct gm_cmd *const *table, size_t count,
+		     const struct gm_token *tok, size_t n, struct gm_text *out,
+		     struct gm_error *err);
 
 /* Split TOK[0..N) after the verb into A, checking the keywords against
  * CMD's and the number of positional arguments. */

@@ -48,48 +48,6 @@ void gm_cmd_ctx_free(struct gm_cmd_ctx *c)
 	free(c);
 }
 
-/* Whether T holds exactly the LEN bytes of WORD. */
-static bool token_is(const struct gm_token *t, const char *word, size_t len)
-{
-	return t->len == len && memcmp(t->s, word, len) == 0;
-}
-
-/* How many tokens of TOK NAME (one or two words) matches: 0, 1 or 2. */
-static size_t name_matches(const char *name, const struct gm_token *tok,
-			   size_t n)
-{
-	const char *space;
-
-	if (!name || n == 0)
-		return 0;
-	space = strchr(name, ' ');
-	if (!space)
-		return token_is(&tok[0], name, strlen(name));
-	if (n < 2 || !token_is(&tok[0], name, (size_t)(space - name)))
-		return 0;
-	return token_is(&tok[1], space + 1, strlen(space + 1)) ? 2 : 0;
-}
-
-/* The verb that the first tokens name, preferring two words to one. */
-static const struct gm_cmd *cmd_find(const struct gm_token *tok, size_t n,
-				     size_t *used)
-{
-	const struct gm_cmd *best = NULL;
-
-	*used = 0;
-	for (size_t i = 0; i < NCMDS; i++) {
-		size_t m = name_matches(table[i]->name, tok, n);
-
-		if (m < 1)
-			m = name_matches(table[i]->alias, tok, n);
-		if (m > *used) {
-			best = table[i];
-			*used = m;
-		}
-	}
-	return best;
-}
-
 /* The error for a first word that names no verb: a family such as
  * "stack" lists its second words. */
 static int cmd_unknown(const struct gm_token *tok, size_t n,
@@ -101,7 +59,7 @@ static int cmd_unknown(const struct gm_token *tok, size_t n,
 	for (size_t i = 0; i < NCMDS; i++) {
 		const char *name = table[i]->name, *space = strchr(name, ' ');
 
-		if (space && token_is(&tok[0], name, (size_t)(space - name)))
+		if (space && gm_token_is(&tok[0], name, (size_t)(space - name)))
 			len += (size_t)snprintf(subs + len, sizeof(subs) - len,
 						"%s%s", len ? ", " : "",
 						space + 1);
@@ -120,120 +78,14 @@ static int cmd_unknown(const struct gm_token *tok, size_t n,
 		       gm_token_show(&tok[0], show));
 }
 
-/* The Ith argument's name in CMD's usage ("SIZE" of "map ADDR SIZE"). */
-static void usage_word(const struct gm_cmd *cmd, size_t i, char *buf,
-		       size_t size)
-{
-	const char *p = cmd->usage;
-	size_t skip = i + 1 + (strchr(cmd->name, ' ') != NULL), len;
-
-	while (skip-- > 0 && *p) {
-		p += strcspn(p, " ");
-		p += strspn(p, " ");
-	}
-	len = strcspn(p, " ");
-	snprintf(buf, size, "%.*s", (int)len, p);
-}
-
-static bool key_known(const struct gm_cmd *cmd, const struct gm_token *t)
-{
-	for (const char *const *k = cmd->keys; *k; k++)
-		if (strlen(*k) == t->key_len &&
-		    memcmp(t->s, *k, t->key_len) == 0)
-			return true;
-	return false;
-}
-
-int gm_args_split(const struct gm_cmd *cmd, struct gm_token *tok, size_t n,
-		  struct gm_args *a, struct gm_error *err)
-{
-	char show[GM_SHOW_MAX], word[32];
-
-	memset(a, 0, sizeof(*a));
-	a->cmd = cmd;
-	for (size_t i = 0; i < n; i++) {
-		struct gm_token *t = &tok[i];
-
-		if (!cmd->keys || t->key_len == 0) {
-			a->pos[a->npos++] = t;
-			continue;
-		}
-		if (!key_known(cmd, t))
-			return gm_fail(err, EINVAL,
-				       "unknown keyword %s (usage: %s)",
-				       gm_token_show(t, show), cmd->usage);
-		for (size_t j = 0; j < a->nkv; j++)
-			if (a->kv[j]->key_len == t->key_len &&
-			    memcmp(a->kv[j]->s, t->s, t->key_len) == 0)
-				return gm_fail(err, EINVAL,
-					       "keyword %.*s= given twice",
-					       (int)t->key_len, t->s);
-		a->kv[a->nkv++] = t;
-	}
-	if (a->npos < cmd->min_args) {
-		usage_word(cmd, a->npos, word, sizeof(word));
-		return gm_fail(err, EINVAL, "missing %s (usage: %s)", word,
-			       cmd->usage);
-	}
-	if (a->npos > cmd->max_args)
-		return gm_fail(
-		    err, EINVAL, "too many arguments at %s (usage: %s)",
-		    gm_token_show(a->pos[cmd->max_args], show), cmd->usage);
-	return 0;
-}
-
-const struct gm_token *gm_arg_key(const struct gm_args *a, const char *key,
-				  struct gm_token *value)
-{
-	size_t klen = strlen(key);
-
-	for (size_t i = 0; i < a->nkv; i++) {
-		const struct gm_token *t = a->kv[i];
-
-		if (t->key_len == klen && memcmp(t->s, key, klen) == 0) {
-			value->s = t->s + klen + 1;
-			value->len = t->len - klen - 1;
-			value->quoted = t->quoted;
-			value->key_len = 0;
-			return value;
-		}
-	}
-	return NULL;
-}
-
-/* help [VERB]: every usage line, or those of VERB (a name, an alias, or
- * the first word of two-word names such as "stack"). */
+/* help [VERB]: every usage line, or those of VERB. */
 static int exec_help(struct gm_cmd_ctx *c, struct gm_args *a,
 		     struct gm_text *out, struct gm_error *err)
 {
-	const struct gm_cmd *cmd;
-	size_t used, found = 0;
-	char show[GM_SHOW_MAX];
-	struct gm_token *tok = a->npos ? a->pos[0] : NULL;
-
 	(void)c;
-	if (!tok) {
-		for (size_t i = 0; i < NCMDS; i++)
-			gm_text_printf(out, "%s\n", table[i]->usage);
-		return 0;
-	}
-	cmd = cmd_find(tok, a->npos, &used);
-	if (cmd && used == a->npos) {
-		gm_text_printf(out, "%s\n", cmd->usage);
-		return 0;
-	}
-	for (size_t i = 0; a->npos == 1 && i < NCMDS; i++) {
-		const char *name = table[i]->name, *space = strchr(name, ' ');
-
-		if (space && token_is(tok, name, (size_t)(space - name))) {
-			gm_text_printf(out, "%s\n", table[i]->usage);
-			found++;
-		}
-	}
-	if (found == 0)
-		return gm_fail(err, EINVAL, "no verb %s (\"help\" lists them)",
-			       gm_token_show(tok, show));
-	return 0;
+	/* help takes no keywords: its arguments are the tokens in order. */
+	return gm_cmd_help_text(table, NCMDS, a->npos ? a->pos[0] : NULL,
+				a->npos, out, err);
 }
 
 const struct gm_cmd gm_cmd_help = {
@@ -322,7 +174,7 @@ static int run_tokens(struct gm_cmd_ctx *c, const char *line, size_t len,
 		rc = gm_fail(err, EINVAL, "empty command");
 		goto out;
 	}
-	cmd = cmd_find(toks.tok, toks.n, &used);
+	cmd = gm_cmd_lookup(table, NCMDS, toks.tok, toks.n, &used);
 	if (!cmd) {
 		rc = cmd_unknown(toks.tok, toks.n, err);
 		goto out;

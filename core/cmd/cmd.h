@@ -1,5 +1,5 @@
 /*
- * The command language of SPEC §4: one line, one verb, Qiling's names.
+ * The command language of gmem(1): one line, one verb, Qiling's names.
  * ctl, the control files bound to one verb, and the gmem tool all go
  * through gm_cmd_run; the daemon adds nothing but the files around it.
  */
@@ -30,7 +30,7 @@ void gm_cmd_ctx_free(struct gm_cmd_ctx *c);
  * each line runs as VERB followed by the line, and an empty line runs VERB
  * alone (`echo > save`). A final line without '\n' is a line too.
  *
- * Returns 0, or the negative errno of SPEC §4 of the first failing
+ * Returns 0, or the negative errno (gmemfs(1) ERRORS) of the first failing
  * command; then OUT ends with "error: MESSAGE\n", ERR holds the message,
  * and the guest is as before that command (earlier lines stay done).
  * Every command run goes to the log with its result. The caller holds
@@ -50,7 +50,7 @@ void gm_cmd_log_add(struct gm_cmd_ctx *c, const char *what, int result,
  * printable ASCII are written \xNN, so no command can forge a line. */
 int gm_cmd_log_text(const struct gm_cmd_ctx *c, struct gm_text *out);
 
-/* The texts of files that are views of the guest (SPEC §2, §4). */
+/* The texts of files that are views of the guest (gmemfs(1), THE TREE). */
 int gm_maps_text(const struct gm_guest *g, struct gm_text *out);
 int gm_info_text(const struct gm_guest *g, struct gm_text *out);
 /* The stack from SP to the end of SP's region: "+0x8 0x7fff… 0x41" lines.

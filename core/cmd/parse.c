@@ -10,8 +10,6 @@
 #include <inttypes.h>
 #include <string.h>
 
-#define SHOW_BYTES 40 /* bytes of a bad token echoed in a message */
-
 enum num_status { NUM_OK, NUM_BAD, NUM_OVERFLOW };
 
 static int digit_value(char ch, unsigned base)
@@ -225,41 +223,6 @@ int gm_arg_cstr(const struct gm_token *t, const char *what,
 		return gm_fail(err, EINVAL, "%s %s holds a NUL byte", what,
 			       gm_token_show(t, show));
 	return 0;
-}
-
-const char *gm_bytes_show(const char *s, size_t len, char *buf)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0, shown = len < SHOW_BYTES ? len : SHOW_BYTES;
-
-	buf[n++] = '"';
-	for (size_t i = 0; i < shown; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch == '"' || ch == '\\') {
-			buf[n++] = '\\';
-			buf[n++] = (char)ch;
-		} else if (ch >= 0x20 && ch < 0x7f) {
-			buf[n++] = (char)ch;
-		} else {
-			buf[n++] = '\\';
-			buf[n++] = 'x';
-			buf[n++] = hex[ch >> 4];
-			buf[n++] = hex[ch & 15];
-		}
-	}
-	buf[n++] = '"';
-	if (len > shown) { /* ASCII: messages stay printable ASCII */
-		memcpy(buf + n, "...", 3);
-		n += 3;
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
-const char *gm_token_show(const struct gm_token *t, char *buf)
-{
-	return gm_bytes_show(t->s, t->len, buf);
 }
 
 void gm_answer_u64(struct gm_text *out, uint64_t v)

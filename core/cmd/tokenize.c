@@ -1,13 +1,16 @@
 /*
  * Splits a command line into tokens (SPEC §4): blanks separate them, double
  * quotes may hold blanks and the C escapes \\ \" \n \t \xNN. One pass over
- * the line, one buffer no longer than it.
+ * the line, one buffer no longer than it. Also how a token is shown in a
+ * message. Needs no guest: gmem's own `help` uses it.
  */
 #include "cmd-priv.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define SHOW_BYTES 40 /* bytes of a bad token echoed in a message */
 
 static bool is_blank(char ch)
 {
@@ -148,4 +151,39 @@ void gm_line_free(struct gm_line *l)
 	free(l->buf);
 	l->buf = NULL;
 	l->n = 0;
+}
+
+const char *gm_bytes_show(const char *s, size_t len, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0, shown = len < SHOW_BYTES ? len : SHOW_BYTES;
+
+	buf[n++] = '"';
+	for (size_t i = 0; i < shown; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\') {
+			buf[n++] = '\\';
+			buf[n++] = (char)ch;
+		} else if (ch >= 0x20 && ch < 0x7f) {
+			buf[n++] = (char)ch;
+		} else {
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[ch >> 4];
+			buf[n++] = hex[ch & 15];
+		}
+	}
+	buf[n++] = '"';
+	if (len > shown) { /* ASCII: messages stay printable ASCII */
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+const char *gm_token_show(const struct gm_token *t, char *buf)
+{
+	return gm_bytes_show(t->s, t->len, buf);
 }

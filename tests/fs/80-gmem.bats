@@ -100,8 +100,10 @@ teardown() {
 
 @test "usage errors exit 2 and change nothing" {
 	local before usage="usage: gmem [-C MOUNTPOINT] VERB [ARGS...]
+       gmem stack
        gmem snapshot info FILE
-       gmem snapshot diff FILE1 FILE2"
+       gmem snapshot diff FILE1 FILE2
+       gmem help [VERB] | -h | --help | -V | --version"
 	before=$(cat "$MNT/log")
 	run --separate-stderr "$GMEM"
 	[ "$status" -eq 2 ]
@@ -115,9 +117,89 @@ $usage" ]
 	[ "$status" -eq 2 ]
 	[ "$stderr" = "gmem: unknown option -Z
 $usage" ]
+	run --separate-stderr "$GMEM" --bogus -C "$MNT" reg sp
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "gmem: unknown option --bogus
+$usage" ]
 	run --separate-stderr "$GMEM" -C "$MNT"
 	[ "$status" -eq 2 ]
 	[ "$(cat "$MNT/log")" = "$before" ]
+}
+
+# gmem_nomount ARGS...: gmem run where there is no mount at all.
+gmem_nomount() {
+	(cd "$BATS_TEST_TMPDIR" && exec env -u GMEMFS_MOUNT "$GMEM" "$@")
+}
+
+@test "gmem --help and -h print the usage and every verb without a mount, exit 0" {
+	run --separate-stderr gmem_nomount --help
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "${lines[0]}" = "usage: gmem [-C MOUNTPOINT] VERB [ARGS...]" ]
+	# every usage line of the daemon's help, indented, in its order
+	diff <(printf '%s\n' "${lines[@]}" | sed -n 's/^  \([^ ]\)/\1/p') <(ask ctl help)
+	run --separate-stderr gmem_nomount -h
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "usage: gmem [-C MOUNTPOINT] VERB [ARGS...]" ]
+	# options after -C still count
+	run gmem_nomount -C /nonexistent --help
+	[ "$status" -eq 0 ]
+}
+
+@test "gmem help [VERB] answers without a mount exactly as ctl's help does" {
+	run --separate-stderr gmem_nomount help
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "$(ask ctl help)" ]
+	[ "${lines[0]}" = "map ADDR SIZE [PERMS] [LABEL]" ]
+	run --separate-stderr gmem_nomount help map
+	[ "$status" -eq 0 ]
+	[ "$output" = "map ADDR SIZE [PERMS] [LABEL]" ]
+	run gmem_nomount help stack
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(ask ctl "help stack")" ]
+	[ "${#lines[@]}" -eq 4 ]
+	run gmem_nomount help stack_pop
+	[ "$output" = "stack pop (or: stack_pop)" ]
+}
+
+@test "gmem help of no verb says so and exits 1; too many words is an error too" {
+	run --separate-stderr gmem_nomount help nosuch
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+	[ "$stderr" = 'gmem: help: no verb "nosuch" ("help" lists them)' ]
+	run --separate-stderr gmem_nomount help a b c
+	[ "$status" -eq 1 ]
+	[ "$stderr" = 'gmem: help: too many arguments at "c" (usage: help [VERB])' ]
+}
+
+@test "gmem --version and -V print the version without a mount, exit 0" {
+	local version
+	version=$(awk '$1 == "version" { print $2 }' "$MNT/info")
+	run --separate-stderr gmem_nomount --version
+	[ "$status" -eq 0 ]
+	[ "$output" = "gmem $version" ]
+	[ "$stderr" = "" ]
+	run gmem_nomount -V
+	[ "$status" -eq 0 ]
+	[ "$output" = "gmem $version" ]
+}
+
+@test "a bare gmem stack lists the stack as cat MNT/stack does" {
+	"$GMEM" stack push 0x41
+	"$GMEM" stack push 0x42
+	run --separate-stderr "$GMEM" stack
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "$(cat "$MNT/stack")" ]
+	[ "${lines[0]}" = "+0x0 0x7fffffffeff0 0x42" ]
+	[ "${lines[1]}" = "+0x8 0x7fffffffeff8 0x41" ]
+	# the subcommands still run
+	run "$GMEM" stack pop
+	[ "$output" = "0x42" ]
+	run --separate-stderr gmem_nomount stack
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "gmem: . is not a gmemfs mount" ]
 }
 
 @test "gmem refuses a directory that is not a gmemfs mount, exit 1" {
