@@ -10,8 +10,10 @@
 
 #include "arch.h"
 #include "cmd.h"
+#include "coredump.h"
 #include "error.h"
 #include "guest.h"
+#include "load.h"
 #include "memory.h"
 #include "regions.h"
 #include "regs.h"
