@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unicorn/unicorn.h>
 
+#include "cmd/cmd.h"
 #include "guest.h"
 #include "memory.h"
 #include "regions.h"
@@ -16,6 +17,8 @@
 #include "snapshot.h"
 #include "stack.h"
 #include "test.h"
+
+static struct gm_text test_text;
 
 #define CODE 0x10000
 #define DATA 0x40000
@@ -541,5 +544,130 @@ TEST(run_refuses_addresses_past_the_space)
 	FAILS(EINVAL, gm_run(g, &o, &s, ERR));
 	gm_guest_unlock(g);
 	ASSERT_EQ(gm_reg_pc(g), CODE);
+	gm_guest_close(g);
+}
+
+/* The verbs through the command language, as ctl and the run file see
+ * them: the answer, the errno, and the log. */
+static int cmd(struct gm_guest *g, struct gm_cmd_ctx *c, const char *verb,
+	       const char *text, struct gm_text *out)
+{
+	int rc;
+
+	gm_text_reset(out);
+	gm_guest_lock(g);
+	rc = gm_cmd_run(c, verb, text, strlen(text), out, ERR);
+	gm_guest_unlock(g);
+	return rc;
+}
+
+static void cmd_expect(struct gm_guest *g, struct gm_cmd_ctx *c,
+		       const char *verb, const char *text, int rc,
+		       const char *answer)
+{
+	int got = cmd(g, c, verb, text, &test_text);
+
+	if (got != rc)
+		TEST_FAIL("%s: returned %d, not %d (%s)", text, got, rc,
+			  test_err.msg);
+	ASSERT_STR(test_text.buf ? test_text.buf : "", answer);
+}
+
+TEST(run_step_and_stop_verbs_answer_stop_lines)
+{
+	/* nop; nop; mov rax, [0x500000]; nop */
+	static const uint8_t code[] = {0x90, 0x90, 0x48, 0x8b, 0x04, 0x25,
+				       0x00, 0x00, 0x50, 0x00, 0x90};
+	struct gm_guest *g = rig("x86_64", code, sizeof(code));
+	struct gm_cmd_ctx *c = gm_cmd_ctx_new(g);
+	struct gm_text log;
+
+	gm_text_init(&test_text);
+	cmd_expect(g, c, NULL, "step", 0, "count pc=0x10001\n");
+	cmd_expect(g, c, NULL, "step 1", 0, "count pc=0x10002\n");
+	cmd_expect(g, c, NULL, "run until=0x10002", 0, "until pc=0x10002\n");
+	cmd_expect(g, c, NULL, "run", -EFAULT,
+		   "error: fault read_unmapped pc=0x10002 addr=0x500000\n");
+	ASSERT_EQ(test_err.code, EFAULT);
+	cmd_expect(g, c, "run", "until=0x10001 begin=0x10000", 0,
+		   "until pc=0x10001\n");
+	/* From 0x10001 the faulting instruction is second in its block,
+	 * and Unicorn 2.0.1 leaves pc at the block's start. */
+	cmd_expect(g, c, "run", "\n", -EFAULT,
+		   "error: fault read_unmapped pc=0x10001 addr=0x500000\n");
+	cmd_expect(g, c, NULL, "stop", 0, "");
+	cmd_expect(g, c, NULL, "run timeout=5", -EINVAL,
+		   "error: run: timeout=5: a duration is a number with ms or "
+		   "s (500ms, 2s)\n");
+	cmd_expect(g, c, NULL, "run timeout=0ms", -EINVAL,
+		   "error: run: timeout=0ms: a duration is a number above 0 "
+		   "with ms or s (500ms, 2s)\n");
+	cmd_expect(g, c, NULL, "run count=0", -EINVAL,
+		   "error: run: count must be at least 1\n");
+	cmd_expect(g, c, NULL, "step 0", -EINVAL,
+		   "error: step: N must be at least 1\n");
+	cmd_expect(g, c, NULL, "run until=0x10000 nope=1", -EINVAL,
+		   "error: run: unknown keyword \"nope=1\" (usage: run "
+		   "[until=ADDR] [count=N] [timeout=DUR] [begin=ADDR])\n");
+	/* The stop lines go to the log. */
+	gm_text_init(&log);
+	OK(gm_cmd_log_text(c, &log));
+	ASSERT(strstr(log.buf, "step -> count pc=0x10001\n"));
+	ASSERT(strstr(log.buf, "run until=0x10002 -> until pc=0x10002\n"));
+	ASSERT(strstr(log.buf, "run -> error: fault read_unmapped "
+			       "pc=0x10002 addr=0x500000\n"));
+	gm_text_free(&log);
+	gm_text_free(&test_text);
+	gm_cmd_ctx_free(c);
+	gm_guest_close(g);
+}
+
+/* A run command in progress while another thread runs commands on the
+ * same context: reads go on, reg and map are busy, stop ends the run. */
+struct cmd_runner {
+	struct gm_guest *g;
+	struct gm_cmd_ctx *c;
+	struct gm_text out;
+	int rc;
+	pthread_t t;
+};
+
+static void *cmd_runner_main(void *arg)
+{
+	struct cmd_runner *r = arg;
+	struct gm_error err;
+
+	gm_guest_lock(r->g);
+	r->rc = gm_cmd_run(r->c, NULL, "run", 3, &r->out, &err);
+	gm_guest_unlock(r->g);
+	return NULL;
+}
+
+TEST(commands_go_on_beside_a_run_command)
+{
+	struct gm_guest *g = rig("x86_64", counter_loop, sizeof(counter_loop));
+	struct gm_cmd_ctx *c = gm_cmd_ctx_new(g);
+	struct cmd_runner r = {.g = g, .c = c};
+
+	gm_text_init(&test_text);
+	gm_text_init(&r.out);
+	pthread_create(&r.t, NULL, cmd_runner_main, &r);
+	while (counter(g) == 0)
+		sleep_ms(1);
+	ASSERT_EQ(cmd(g, c, NULL, "read_ptr 0x40000 size=8", &test_text), 0);
+	cmd_expect(g, c, NULL, "reg rax", -EBUSY,
+		   "error: reg: the guest is running: its registers can be "
+		   "read when it stops\n");
+	cmd_expect(g, c, NULL, "map 0x80000 0x1000", -EBUSY,
+		   "error: map: the guest is running: write stop, or wait "
+		   "for the run to end\n");
+	cmd_expect(g, c, NULL, "is_mapped 0x40000 8", 0, "true\n");
+	cmd_expect(g, c, NULL, "stop", 0, "");
+	pthread_join(r.t, NULL);
+	ASSERT_EQ(r.rc, -EINTR);
+	ASSERT(strncmp(r.out.buf, "error: stopped pc=0x1000", 24) == 0);
+	gm_text_free(&r.out);
+	gm_text_free(&test_text);
+	gm_cmd_ctx_free(c);
 	gm_guest_close(g);
 }
