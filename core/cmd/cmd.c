@@ -333,8 +333,11 @@ static int run_tokens(struct gm_cmd_ctx *c, const char *line, size_t len,
 		goto out;
 	}
 	rc = gm_args_split(cmd, toks.tok + used, toks.n - used, &args, err);
-	if (rc == 0)
-		rc = cmd->exec(c, &args, out, err);
+	if (rc < 0) {
+		name_error(err, cmd->name, strlen(cmd->name));
+		goto out;
+	}
+	rc = cmd->exec(c, &args, out, err);
 	if (rc < 0 && !cmd->stop_line_errors)
 		name_error(err, cmd->name, strlen(cmd->name));
 out:

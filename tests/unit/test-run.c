@@ -597,10 +597,10 @@ TEST(run_step_and_stop_verbs_answer_stop_lines)
 		   "error: fault read_unmapped pc=0x10001 addr=0x500000\n");
 	cmd_expect(g, c, NULL, "stop", 0, "");
 	cmd_expect(g, c, NULL, "run timeout=5", -EINVAL,
-		   "error: run: timeout=5: a duration is a number with ms or "
+		   "error: run: timeout=\"5\": a duration is a number with ms or "
 		   "s (500ms, 2s)\n");
 	cmd_expect(g, c, NULL, "run timeout=0ms", -EINVAL,
-		   "error: run: timeout=0ms: a duration is a number above 0 "
+		   "error: run: timeout=\"0ms\": a duration is a number above 0 "
 		   "with ms or s (500ms, 2s)\n");
 	cmd_expect(g, c, NULL, "run count=0", -EINVAL,
 		   "error: run: count must be at least 1\n");
