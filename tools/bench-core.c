@@ -487,6 +487,7 @@ static void bench_run(struct bench *b)
 
 	r.o = (struct gm_run_opts){.has_begin = true, .begin = LOOP_END,
 				   .has_until = true, .until = LOOP_END};
+	r.begin = LOOP_END;
 	r.until = LOOP_END;
 	r.count = 0;
 	run_pair(&r, "run that stops at once (until=begin)", OPS_PER_S,
