@@ -212,8 +212,8 @@ static int add_hooks(struct gm_guest *g, struct gm_error *err)
 
 	if (rs->hooks_added)
 		return 0;
-	e = uc_hook_add(g->uc, &rs->h_intr, UC_HOOK_INTR, (void *)hook_intr,
-			rs, 1, 0);
+	e = uc_hook_add(g->uc, &rs->h_intr, UC_HOOK_INTR, (void *)hook_intr, rs,
+			1, 0);
 	if (e == UC_ERR_OK)
 		e = uc_hook_add(g->uc, &rs->h_mem, UC_HOOK_MEM_INVALID,
 				(void *)hook_mem, rs, 1, 0);
@@ -399,8 +399,7 @@ static bool is_riscv_ebreak(struct gm_guest *g, uint64_t pc)
 
 	if (g->arch->uc_arch != UC_ARCH_RISCV)
 		return false;
-	if (gm_mem_read(g, pc, b, 2, NULL) == 0 && b[0] == 0x02 &&
-	    b[1] == 0x90)
+	if (gm_mem_read(g, pc, b, 2, NULL) == 0 && b[0] == 0x02 && b[1] == 0x90)
 		return true; /* c.ebreak */
 	return gm_mem_read(g, pc, b, 4, NULL) == 0 && b[0] == 0x73 &&
 	       b[1] == 0x00 && b[2] == 0x10 && b[3] == 0x00;
@@ -459,8 +458,7 @@ static int classify(struct gm_guest *g, const struct gm_run_opts *o, uc_err e,
 		set_pc(g, s, o->until);
 	} else if (rs->ev == EV_COUNT) {
 		s->reason = GM_STOP_COUNT;
-	} else if (uc_query(g->uc, UC_QUERY_TIMEOUT, &timed_out) ==
-		       UC_ERR_OK &&
+	} else if (uc_query(g->uc, UC_QUERY_TIMEOUT, &timed_out) == UC_ERR_OK &&
 		   timed_out) {
 		s->reason = GM_STOP_TIMEOUT;
 	} else if (stopped) {
@@ -610,11 +608,16 @@ static const char *const fault_names[] = {
 char *gm_stop_line(const struct gm_stop *s, char *buf)
 {
 	static const char *const names[] = {
-	    [GM_STOP_NONE] = "none",	     [GM_STOP_UNTIL] = "until",
-	    [GM_STOP_COUNT] = "count",	     [GM_STOP_HALT] = "halt",
-	    [GM_STOP_SYSCALL] = "syscall",   [GM_STOP_BREAKPOINT] = "breakpoint",
-	    [GM_STOP_INTERRUPT] = "interrupt", [GM_STOP_FAULT] = "fault",
-	    [GM_STOP_INVALID] = "invalid",   [GM_STOP_TIMEOUT] = "timeout",
+	    [GM_STOP_NONE] = "none",
+	    [GM_STOP_UNTIL] = "until",
+	    [GM_STOP_COUNT] = "count",
+	    [GM_STOP_HALT] = "halt",
+	    [GM_STOP_SYSCALL] = "syscall",
+	    [GM_STOP_BREAKPOINT] = "breakpoint",
+	    [GM_STOP_INTERRUPT] = "interrupt",
+	    [GM_STOP_FAULT] = "fault",
+	    [GM_STOP_INVALID] = "invalid",
+	    [GM_STOP_TIMEOUT] = "timeout",
 	    [GM_STOP_STOPPED] = "stopped",
 	};
 	unsigned long long pc = s->pc;
@@ -629,9 +632,9 @@ char *gm_stop_line(const struct gm_stop *s, char *buf)
 			 pc, s->intno);
 		break;
 	case GM_STOP_FAULT:
-		snprintf(buf, GM_STOP_LINE_MAX, "fault %s pc=0x%llx addr=0x%llx",
-			 fault_names[s->fault], pc,
-			 (unsigned long long)s->addr);
+		snprintf(
+		    buf, GM_STOP_LINE_MAX, "fault %s pc=0x%llx addr=0x%llx",
+		    fault_names[s->fault], pc, (unsigned long long)s->addr);
 		break;
 	default:
 		snprintf(buf, GM_STOP_LINE_MAX, "%s pc=0x%llx",

@@ -3,9 +3,9 @@
  * answer one stop line; a stop whose write fails (fault, invalid, timeout,
  * stopped) fails the command with the stop line as its message.
  */
+#include "run.h"
 #include "cmd-priv.h"
 #include "guest.h"
-#include "run.h"
 
 #include <errno.h>
 #include <string.h>

@@ -102,8 +102,14 @@ static void stop_cases(const char *arch, const struct stop_case *c, size_t n)
 	}
 }
 
-#define UNTIL(a) {.has_until = true, .until = (a)}
-#define AT(a)	 {.has_begin = true, .begin = (a)}
+#define UNTIL(a)                                \
+	{                                       \
+		.has_until = true, .until = (a) \
+	}
+#define AT(a)                                   \
+	{                                       \
+		.has_begin = true, .begin = (a) \
+	}
 
 TEST(run_stops_on_x86_64)
 {
@@ -112,30 +118,49 @@ TEST(run_stops_on_x86_64)
 	    {"until at begin runs nothing", "90", UNTIL(0x10000),
 	     "until pc=0x10000", 0},
 	    {"count", "90909090", {.count = 3}, "count pc=0x10003", 0},
-	    {"count before until", "90909090",
+	    {"count before until",
+	     "90909090",
 	     {.count = 1, .has_until = true, .until = 0x10003},
-	     "count pc=0x10001", 0},
+	     "count pc=0x10001",
+	     0},
 	    {"halt", "90f490", {0}, "halt pc=0x10002", 0},
 	    {"syscall", "48c7c03c0000000f0590", UNTIL(0x10100),
 	     "syscall pc=0x10009 nr=0x3c", 0},
-	    {"int 0x80", "b80b000000cd80", {0}, "syscall pc=0x10007 nr=0xb",
-	     0},
+	    {"int 0x80", "b80b000000cd80", {0}, "syscall pc=0x10007 nr=0xb", 0},
 	    {"int3", "90cc90", {0}, "breakpoint pc=0x10001", 0},
 	    {"int 5", "90cd05", {0}, "interrupt pc=0x10003 intno=5", 0},
-	    {"read unmapped", "488b042500005000", {0},
-	     "fault read_unmapped pc=0x10000 addr=0x500000", -EFAULT},
-	    {"write unmapped", "4889042500005000", {0},
-	     "fault write_unmapped pc=0x10000 addr=0x500000", -EFAULT},
+	    {"read unmapped",
+	     "488b042500005000",
+	     {0},
+	     "fault read_unmapped pc=0x10000 addr=0x500000",
+	     -EFAULT},
+	    {"write unmapped",
+	     "4889042500005000",
+	     {0},
+	     "fault write_unmapped pc=0x10000 addr=0x500000",
+	     -EFAULT},
 	    {"fetch unmapped", "90", AT(0x500000),
 	     "fault fetch_unmapped pc=0x500000 addr=0x500000", -EFAULT},
-	    {"read prot", "488b042500100600", {0},
-	     "fault read_prot pc=0x10000 addr=0x61000", -EFAULT},
-	    {"write prot", "48890425000006" "00", {0},
-	     "fault write_prot pc=0x10000 addr=0x60000", -EFAULT},
-	    {"fetch prot", "90", AT(NX), "fault fetch_prot pc=0x62000 "
-					 "addr=0x62000", -EFAULT},
+	    {"read prot",
+	     "488b042500100600",
+	     {0},
+	     "fault read_prot pc=0x10000 addr=0x61000",
+	     -EFAULT},
+	    {"write prot",
+	     "48890425000006"
+	     "00",
+	     {0},
+	     "fault write_prot pc=0x10000 addr=0x60000",
+	     -EFAULT},
+	    {"fetch prot", "90", AT(NX),
+	     "fault fetch_prot pc=0x62000 "
+	     "addr=0x62000",
+	     -EFAULT},
 	    {"invalid", "900f0b", {0}, "invalid pc=0x10001", -EILSEQ},
-	    {"timeout", "ebfe", {.timeout_us = 20000}, "timeout pc=0x10000",
+	    {"timeout",
+	     "ebfe",
+	     {.timeout_us = 20000},
+	     "timeout pc=0x10000",
 	     -ETIMEDOUT},
 	};
 
@@ -145,74 +170,111 @@ TEST(run_stops_on_x86_64)
 /* arm64 words, little endian. A data fault's pc is the start of its
  * translated block on arm64 and mips: Unicorn 2.0.1 does not restore it
  * to the instruction (README, Running code). */
-#define A64_NOP	 "1f2003d5"
+#define A64_NOP	  "1f2003d5"
 #define A64_MOVX8 "a80b80d2" /* movz x8, #0x5d */
-#define A64_X1	 "010aa0d2" /* movz x1, #0x50, lsl 16: 0x500000 */
-#define A64_X1RO "c100a0d2" /* movz x1, #0x6, lsl 16: 0x60000 */
+#define A64_X1	  "010aa0d2" /* movz x1, #0x50, lsl 16: 0x500000 */
+#define A64_X1RO  "c100a0d2" /* movz x1, #0x6, lsl 16: 0x60000 */
 
 TEST(run_stops_on_arm64)
 {
 	static const struct stop_case c[] = {
 	    {"until", A64_NOP A64_NOP A64_NOP, UNTIL(0x10008),
 	     "until pc=0x10008", 0},
-	    {"count", A64_NOP A64_NOP A64_NOP, {.count = 2}, "count pc=0x10008",
+	    {"count",
+	     A64_NOP A64_NOP A64_NOP,
+	     {.count = 2},
+	     "count pc=0x10008",
 	     0},
 	    {"wfi halts", A64_NOP "7f2003d5", {0}, "halt pc=0x10008", 0},
-	    {"svc", A64_MOVX8 "010000d4" A64_NOP, {0},
-	     "syscall pc=0x10008 nr=0x5d", 0},
-	    {"brk", A64_NOP "000020d4", {0}, "breakpoint pc=0x10004", 0},
-	    {"smc", A64_NOP "030000d4", {0}, "interrupt pc=0x10008 intno=13",
+	    {"svc",
+	     A64_MOVX8 "010000d4" A64_NOP,
+	     {0},
+	     "syscall pc=0x10008 nr=0x5d",
 	     0},
-	    {"read unmapped", A64_X1 "200040f9", {0},
-	     "fault read_unmapped pc=0x10000 addr=0x500000", -EFAULT},
-	    {"write unmapped", A64_X1 "200000f9", {0},
-	     "fault write_unmapped pc=0x10000 addr=0x500000", -EFAULT},
+	    {"brk", A64_NOP "000020d4", {0}, "breakpoint pc=0x10004", 0},
+	    {"smc",
+	     A64_NOP "030000d4",
+	     {0},
+	     "interrupt pc=0x10008 intno=13",
+	     0},
+	    {"read unmapped",
+	     A64_X1 "200040f9",
+	     {0},
+	     "fault read_unmapped pc=0x10000 addr=0x500000",
+	     -EFAULT},
+	    {"write unmapped",
+	     A64_X1 "200000f9",
+	     {0},
+	     "fault write_unmapped pc=0x10000 addr=0x500000",
+	     -EFAULT},
 	    {"fetch unmapped", A64_NOP, AT(0x500000),
 	     "fault fetch_unmapped pc=0x500000 addr=0x500000", -EFAULT},
-	    {"write prot", A64_X1RO "200000f9", {0},
-	     "fault write_prot pc=0x10000 addr=0x60000", -EFAULT},
+	    {"write prot",
+	     A64_X1RO "200000f9",
+	     {0},
+	     "fault write_prot pc=0x10000 addr=0x60000",
+	     -EFAULT},
 	    {"fetch prot", A64_NOP, AT(NX),
 	     "fault fetch_prot pc=0x62000 addr=0x62000", -EFAULT},
 	    {"udf", A64_NOP "00000000", {0}, "invalid pc=0x10004", -EILSEQ},
-	    {"timeout", "00000014", {.timeout_us = 20000},
-	     "timeout pc=0x10000", -ETIMEDOUT},
+	    {"timeout",
+	     "00000014",
+	     {.timeout_us = 20000},
+	     "timeout pc=0x10000",
+	     -ETIMEDOUT},
 	};
 
 	stop_cases("arm64", c, sizeof(c) / sizeof(c[0]));
 }
 
 /* mips words, big endian. */
-#define M_NOP "00000000"
-#define M_AT  "3c010050" /* lui at, 0x50: 0x500000 */
+#define M_NOP  "00000000"
+#define M_AT   "3c010050" /* lui at, 0x50: 0x500000 */
 #define M_ATRO "3c010006" /* lui at, 0x6: 0x60000 */
 
 TEST(run_stops_on_mips)
 {
 	static const struct stop_case c[] = {
-	    {"until", M_NOP M_NOP M_NOP, UNTIL(0x10008), "until pc=0x10008",
-	     0},
+	    {"until", M_NOP M_NOP M_NOP, UNTIL(0x10008), "until pc=0x10008", 0},
 	    {"count", M_NOP M_NOP M_NOP, {.count = 2}, "count pc=0x10008", 0},
 	    {"wait halts", M_NOP "42000020" M_NOP, {0}, "halt pc=0x10008", 0},
-	    {"syscall", "24020fa1" "0000000c" M_NOP, {0},
-	     "syscall pc=0x10008 nr=0xfa1", 0},
-	    {"break", M_NOP M_NOP "0000000d", {0}, "breakpoint pc=0x10008",
+	    {"syscall",
+	     "24020fa1"
+	     "0000000c" M_NOP,
+	     {0},
+	     "syscall pc=0x10008 nr=0xfa1",
 	     0},
-	    {"teq", M_NOP "00000034", {0}, "interrupt pc=0x10004 intno=22",
-	     0},
-	    {"read unmapped", M_AT "8c220000", {0},
-	     "fault read_unmapped pc=0x10000 addr=0x500000", -EFAULT},
-	    {"write unmapped", M_AT "ac220000", {0},
-	     "fault write_unmapped pc=0x10000 addr=0x500000", -EFAULT},
+	    {"break", M_NOP M_NOP "0000000d", {0}, "breakpoint pc=0x10008", 0},
+	    {"teq", M_NOP "00000034", {0}, "interrupt pc=0x10004 intno=22", 0},
+	    {"read unmapped",
+	     M_AT "8c220000",
+	     {0},
+	     "fault read_unmapped pc=0x10000 addr=0x500000",
+	     -EFAULT},
+	    {"write unmapped",
+	     M_AT "ac220000",
+	     {0},
+	     "fault write_unmapped pc=0x10000 addr=0x500000",
+	     -EFAULT},
 	    {"fetch unmapped", M_NOP, AT(0x500000),
 	     "fault fetch_unmapped pc=0x500000 addr=0x500000", -EFAULT},
-	    {"write prot", M_ATRO "ac220000", {0},
-	     "fault write_prot pc=0x10000 addr=0x60000", -EFAULT},
+	    {"write prot",
+	     M_ATRO "ac220000",
+	     {0},
+	     "fault write_prot pc=0x10000 addr=0x60000",
+	     -EFAULT},
 	    {"fetch prot", M_NOP, AT(NX),
 	     "fault fetch_prot pc=0x62000 addr=0x62000", -EFAULT},
-	    {"reserved instruction", M_NOP "ffffffff", {0},
-	     "invalid pc=0x10004", -EILSEQ},
-	    {"timeout", "1000ffff" M_NOP, {.timeout_us = 20000},
-	     "timeout pc=0x10000", -ETIMEDOUT},
+	    {"reserved instruction",
+	     M_NOP "ffffffff",
+	     {0},
+	     "invalid pc=0x10004",
+	     -EILSEQ},
+	    {"timeout",
+	     "1000ffff" M_NOP,
+	     {.timeout_us = 20000},
+	     "timeout pc=0x10000",
+	     -ETIMEDOUT},
 	};
 
 	stop_cases("mips", c, sizeof(c) / sizeof(c[0]));
@@ -230,11 +292,16 @@ TEST(run_goes_on_after_a_syscall_on_three_arches)
 	    {"x86_64", "b8010000000f054883c001", "rax", "rax",
 	     "syscall pc=0x10007 nr=0x1", 0x1000b},
 	    /* movz x8, #0x5d; svc 0; add x0, x0, #1 */
-	    {"arm64", A64_MOVX8 "010000d4" "00040091", "x8", "x0",
-	     "syscall pc=0x10008 nr=0x5d", 0x1000c},
+	    {"arm64",
+	     A64_MOVX8 "010000d4"
+		       "00040091",
+	     "x8", "x0", "syscall pc=0x10008 nr=0x5d", 0x1000c},
 	    /* li v0, 4001; syscall; addiu v0, v0, 1 */
-	    {"mips", "24020fa1" "0000000c" "24420001", "v0", "v0",
-	     "syscall pc=0x10008 nr=0xfa1", 0x1000c},
+	    {"mips",
+	     "24020fa1"
+	     "0000000c"
+	     "24420001",
+	     "v0", "v0", "syscall pc=0x10008 nr=0xfa1", 0x1000c},
 	};
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
@@ -321,8 +388,8 @@ TEST(run_riscv_ecall_and_ebreak)
 TEST(run_x86_sysenter_stops_after_it)
 {
 	/* mov eax, 4; nop; sysenter; nop */
-	static const uint8_t code[] = {0xb8, 0x04, 0, 0, 0, 0x90, 0x0f, 0x34,
-				       0x90};
+	static const uint8_t code[] = {0xb8, 0x04, 0,	 0,   0,
+				       0x90, 0x0f, 0x34, 0x90};
 	struct gm_guest *g = rig("x86", code, sizeof(code));
 	struct gm_run_opts o = {0};
 
@@ -359,8 +426,8 @@ static void sleep_ms(long ms)
 }
 
 /* inc qword [0x40000]; jmp back */
-static const uint8_t counter_loop[] = {0x48, 0xff, 0x04, 0x25, 0x00, 0x00,
-				       0x04, 0x00, 0xeb, 0xf6};
+static const uint8_t counter_loop[] = {0x48, 0xff, 0x04, 0x25, 0x00,
+				       0x00, 0x04, 0x00, 0xeb, 0xf6};
 
 static uint64_t counter(struct gm_guest *g)
 {
@@ -513,8 +580,10 @@ TEST(run_executes_bytes_written_behind_the_cores_back)
 	static uint8_t code[0x202] = {0xe9, 0xfb, 0x00, 0x00, 0x00};
 	struct gm_guest *g;
 	const struct gm_reg *rax;
-	struct gm_run_opts o = {.has_begin = true, .begin = CODE,
-				.has_until = true, .until = CODE + 0x201};
+	struct gm_run_opts o = {.has_begin = true,
+				.begin = CODE,
+				.has_until = true,
+				.until = CODE + 0x201};
 	uint64_t v = 0;
 
 	memcpy(code + 0x100, "\xb8\x01\x00\x00\x00\xe9\xf6\x00\x00\x00", 10);
@@ -602,12 +671,14 @@ TEST(run_step_and_stop_verbs_answer_stop_lines)
 	cmd_expect(g, c, "run", "\n", -EFAULT,
 		   "error: fault read_unmapped pc=0x10001 addr=0x500000\n");
 	cmd_expect(g, c, NULL, "stop", 0, "");
-	cmd_expect(g, c, NULL, "run timeout=5", -EINVAL,
-		   "error: run: timeout=\"5\": a duration is a number with ms or "
-		   "s (500ms, 2s)\n");
-	cmd_expect(g, c, NULL, "run timeout=0ms", -EINVAL,
-		   "error: run: timeout=\"0ms\": a duration is a number above 0 "
-		   "with ms or s (500ms, 2s)\n");
+	cmd_expect(
+	    g, c, NULL, "run timeout=5", -EINVAL,
+	    "error: run: timeout=\"5\": a duration is a number with ms or "
+	    "s (500ms, 2s)\n");
+	cmd_expect(
+	    g, c, NULL, "run timeout=0ms", -EINVAL,
+	    "error: run: timeout=\"0ms\": a duration is a number above 0 "
+	    "with ms or s (500ms, 2s)\n");
 	cmd_expect(g, c, NULL, "run count=0", -EINVAL,
 		   "error: run: count must be at least 1\n");
 	cmd_expect(g, c, NULL, "step 0", -EINVAL,
@@ -718,8 +789,8 @@ static void set(struct gm_guest *g, const char *reg, uint64_t v)
 static uint64_t call2(struct gm_guest *g, uint64_t a0, uint64_t a1)
 {
 	const struct gm_arch *a = gm_guest_arch(g);
-	struct gm_run_opts o = {.has_begin = true, .begin = CODE,
-				.has_until = true, .until = RET};
+	struct gm_run_opts o = {
+	    .has_begin = true, .begin = CODE, .has_until = true, .until = RET};
 	static const struct {
 		const char *arch, *a0, *a1, *ret, *link;
 	} cc[] = {
