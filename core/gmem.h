@@ -17,6 +17,7 @@
 #include "memory.h"
 #include "regions.h"
 #include "regs.h"
+#include "run.h"
 #include "snapfile.h"
 #include "snapshot.h"
 #include "stack.h"

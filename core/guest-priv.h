@@ -48,7 +48,23 @@ struct gm_guest {
 	 * changed_last], valid when changed is set. */
 	bool changed;
 	uint64_t changed_lo, changed_last;
+
+	/* A run is in progress (core/run.c): set and cleared under the
+	 * guest lock, which the run releases around uc_emu_start. While it
+	 * is set nothing may call into the engine but the run itself, and
+	 * register reads answer known_regs, the values the run began with. */
+	bool running;
+	uint64_t *known_regs; /* arch->nregs values, table order */
+	struct gm_run_state *run; /* hooks and the stop machinery, or NULL */
 };
+
+/* -EBUSY with a message while a run is in progress, else 0: every change
+ * to the map, registers, stack pointer or snapshots asks first. */
+int gm_guest_idle(const struct gm_guest *g, struct gm_error *err);
+
+/* Make / free the run machinery (run.c), stopping its thread; at close. */
+int gm_run_state_init(struct gm_guest *g);
+void gm_run_state_free(struct gm_guest *g);
 
 /* Whether [addr, addr+size) is non-empty and inside the address space;
  * -EINVAL with a message otherwise. ALIGNED also requires page multiples. */
@@ -90,6 +106,10 @@ void gm_block_discard(struct gm_block *b);
  * says (so before an unmap).
  */
 void gm_changed(struct gm_guest *g, uint64_t addr, uint64_t size);
+
+/* Drop the engine's translated code for [addr, addr+size), which must lie
+ * inside one region. */
+void gm_drop_code(struct gm_guest *g, uint64_t addr, uint64_t size);
 
 /* Map a Unicorn error to an errno and a message. */
 int gm_uc_fail(struct gm_error *err, uc_err e, const char *what);

@@ -70,6 +70,12 @@ int gm_guest_open(const struct gm_arch *arch, struct gm_guest **out,
 		free(g);
 		return gm_uc_fail(err, e, arch->name);
 	}
+	if (gm_run_state_init(g) < 0) {
+		uc_context_free(g->fresh_cpu);
+		uc_close(g->uc);
+		free(g);
+		return gm_fail(err, ENOMEM, "out of memory");
+	}
 	g->arch = arch;
 	g->page_size = page_size;
 	g->last_addr = arch->address_bits == 64
@@ -90,6 +96,8 @@ void gm_guest_close(struct gm_guest *g)
 		gm_snap_drop(g, g->snaps[0]->name, NULL);
 	free(g->snaps);
 	uc_context_free(g->fresh_cpu);
+	gm_run_state_free(g);
+	free(g->known_regs);
 	/* Close the engine first: unmapping region by region would make it
 	 * rebuild its memory map once per region for nothing. */
 	uc_close(g->uc);
@@ -179,7 +187,7 @@ void *gm_guest_engine(struct gm_guest *g)
  * page and drops SIZE bytes from there, so one call across two regions
  * (two host blocks) misses the code of the second: we measured it.
  */
-static void drop_code(struct gm_guest *g, uint64_t addr, uint64_t size)
+void gm_drop_code(struct gm_guest *g, uint64_t addr, uint64_t size)
 {
 	uint64_t mask = ~(g->page_size - 1);
 	uint64_t first = addr & mask;
@@ -213,7 +221,10 @@ void gm_changed(struct gm_guest *g, uint64_t addr, uint64_t size)
 	if (!g->changed || last > g->changed_last)
 		g->changed_last = last;
 	g->changed = true;
-	if (!g->engine_lent)
+	/* During a run the engine belongs to the run's thread; the run
+	 * drops all translated code before it starts (run.c), so a write
+	 * made now is seen by the next run anyway. */
+	if (!g->engine_lent || g->running)
 		return;
 	for (size_t i = gm_region_lower_bound(g, addr);
 	     i < g->nregions && g->regions[i].start <= last; i++) {
@@ -222,8 +233,22 @@ void gm_changed(struct gm_guest *g, uint64_t addr, uint64_t size)
 		uint64_t lo = r->start > addr ? r->start : addr;
 		uint64_t hi = r_last < last ? r_last : last;
 
-		drop_code(g, lo, hi - lo + 1);
+		gm_drop_code(g, lo, hi - lo + 1);
 	}
+}
+
+int gm_guest_idle(const struct gm_guest *g, struct gm_error *err)
+{
+	if (!g->running)
+		return 0;
+	return gm_fail(err, EBUSY,
+		       "the guest is running: write stop, or wait for the "
+		       "run to end");
+}
+
+bool gm_guest_running(const struct gm_guest *g)
+{
+	return g->running;
 }
 
 bool gm_guest_take_changes(struct gm_guest *g, uint64_t *lo, uint64_t *last)

@@ -34,10 +34,18 @@ int gm_guest_reset(struct gm_guest *g, struct gm_error *err);
 /*
  * The core is not thread-safe (nor is Unicorn): callers that share a guest
  * between threads hold this lock around every gm_ call on it, and around
- * any use of the region list or of region memory.
+ * any use of the region list or of region memory. The one exception is
+ * gm_run (run.h), which releases the caller's lock while the guest runs
+ * and takes it again before it returns; gm_guest_stop needs no lock.
  */
 void gm_guest_lock(struct gm_guest *g);
 void gm_guest_unlock(struct gm_guest *g);
+
+/* Whether a run is in progress (the caller holds the lock). While one
+ * is, map changes, register writes, stack push/pop/write and snapshot
+ * save/restore/drop/add answer -EBUSY; byte reads and writes and the
+ * queries go on, and register reads give the values the run began with. */
+bool gm_guest_running(const struct gm_guest *g);
 
 const struct gm_arch *gm_guest_arch(const struct gm_guest *g);
 

@@ -311,6 +311,9 @@ int gm_regions_replace(struct gm_guest *g, size_t first, size_t nold,
 	size_t total = g->nregions - nold + nnew;
 	int rc;
 
+	rc = gm_guest_idle(g, err);
+	if (rc < 0)
+		return rc;
 	if (nold == 0 && nnew == 0) /* and g->regions may be NULL */
 		return 0;
 	if (nnew > nold && total > g->region_limit)

@@ -19,8 +19,15 @@ int gm_reg_read(struct gm_guest *g, const struct gm_reg *reg, uint64_t *value,
 		  : reg->bits == 16 ? (void *)&v16
 		  : reg->bits == 32 ? (void *)&v32
 				    : (void *)&v64;
-	uc_err e = uc_reg_read(g->uc, reg->uc_id, p);
+	uc_err e;
 
+	/* The engine is the run's while it runs: answer what it began
+	 * with (gm_guest_running). */
+	if (g->running) {
+		*value = g->known_regs[reg - g->arch->regs];
+		return 0;
+	}
+	e = uc_reg_read(g->uc, reg->uc_id, p);
 	if (e != UC_ERR_OK)
 		return gm_uc_fail(err, e, reg->name);
 	*value = reg->bits == 8	   ? v8
@@ -42,7 +49,10 @@ int gm_reg_write(struct gm_guest *g, const struct gm_reg *reg, uint64_t value,
 		  : reg->bits == 32 ? (void *)&v32
 				    : (void *)&v64;
 	uc_err e;
+	int rc = gm_guest_idle(g, err);
 
+	if (rc < 0)
+		return rc;
 	if (reg->bits < 64 && value >> reg->bits != 0)
 		return gm_fail(err, ERANGE,
 			       "0x%llx does not fit the %u-bit register %s",

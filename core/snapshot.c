@@ -184,8 +184,10 @@ int gm_snap_save(struct gm_guest *g, const char *name, const char **saved,
 {
 	char auto_name[32];
 	struct gm_snapshot *s = NULL;
-	int rc;
+	int rc = gm_guest_idle(g, err);
 
+	if (rc < 0)
+		return rc;
 	if (!name) {
 		do
 			snprintf(auto_name, sizeof(auto_name), "snap-%llu",
@@ -209,8 +211,10 @@ int gm_snap_save(struct gm_guest *g, const char *name, const char **saved,
 
 int gm_snap_add(struct gm_guest *g, struct gm_snapshot *s, struct gm_error *err)
 {
-	int rc = snap_fits(g, s, err);
+	int rc = gm_guest_idle(g, err);
 
+	if (rc == 0)
+		rc = snap_fits(g, s, err);
 	if (rc == 0)
 		rc = gm_snap_name_check(s->name, err);
 	if (rc < 0)
@@ -343,6 +347,8 @@ int gm_snap_restore(struct gm_guest *g, const char *name, struct gm_error *err)
 				      : g->nsnaps ? g->snaps[g->nsnaps - 1]
 						  : NULL;
 
+	if (gm_guest_idle(g, err) < 0)
+		return -EBUSY;
 	if (!s)
 		return name ? gm_fail(err, ENOENT, "no snapshot named \"%s\"",
 				      name)
@@ -356,8 +362,10 @@ int gm_snap_restore_from(struct gm_guest *g, const struct gm_snapshot *s,
 	struct gm_region *new = NULL;
 	uint64_t *backup = NULL;
 	bool *fresh = NULL;
-	int rc = snap_fits(g, s, err);
+	int rc = gm_guest_idle(g, err);
 
+	if (rc == 0)
+		rc = snap_fits(g, s, err);
 	if (rc < 0)
 		return rc;
 	new = calloc(s->nregions + 1, sizeof(*new));
@@ -401,6 +409,8 @@ int gm_snap_drop(struct gm_guest *g, const char *name, struct gm_error *err)
 {
 	size_t i = name ? snap_index(g, name) : SIZE_MAX;
 
+	if (gm_guest_idle(g, err) < 0)
+		return -EBUSY;
 	if (i == SIZE_MAX)
 		return gm_fail(err, ENOENT, "no snapshot named \"%s\"",
 			       name ? name : "");

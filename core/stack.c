@@ -31,8 +31,10 @@ int gm_stack_push(struct gm_guest *g, uint64_t value, uint64_t *new_sp,
 {
 	unsigned n = g->arch->pointer_size;
 	uint64_t addr = 0;
-	int rc;
+	int rc = gm_guest_idle(g, err);
 
+	if (rc < 0)
+		return rc;
 	if (n < 8 && value >> (8 * n) != 0)
 		return gm_fail(err, ERANGE, "0x%llx does not fit in %u bytes",
 			       (unsigned long long)value, n);
@@ -49,8 +51,10 @@ int gm_stack_push(struct gm_guest *g, uint64_t value, uint64_t *new_sp,
 int gm_stack_pop(struct gm_guest *g, uint64_t *value, struct gm_error *err)
 {
 	uint64_t sp = gm_reg_sp(g);
-	int rc;
+	int rc = gm_guest_idle(g, err);
 
+	if (rc < 0)
+		return rc;
 	rc = gm_mem_read_ptr(g, sp, 0, false, value, err);
 	if (rc < 0)
 		return rc;
@@ -72,7 +76,11 @@ int gm_stack_write(struct gm_guest *g, int64_t offset, uint64_t value,
 		   struct gm_error *err)
 {
 	uint64_t addr = 0;
-	int rc = stack_addr(g, offset, &addr, err);
+	int rc = gm_guest_idle(g, err);
+
+	/* SP moves while the guest runs: OFFSET would land anywhere. */
+	if (rc == 0)
+		rc = stack_addr(g, offset, &addr, err);
 
 	return rc < 0 ? rc : gm_mem_write_ptr(g, addr, value, 0, false, err);
 }

@@ -20,6 +20,7 @@
 #include "memory.h"
 #include "regions.h"
 #include "regs.h"
+#include "run.h"
 #include "snapshot.h"
 #include "stack.h"
 
@@ -388,6 +389,121 @@ static void bench_stack(struct bench *b)
 		  NULL, 0);
 }
 
+/* Running code: gm_run against uc_emu_start on an engine of its own. */
+
+#define CODE_ADDR 0x1000000ULL
+#define LOOP_END  (CODE_ADDR + 10) /* after the jnz */
+
+/* mov ecx, 50000000; 1: dec rcx; jnz 1b — 10^8 instructions and one. */
+static const uint8_t tight_loop[] = {0xb9, 0x80, 0xf0, 0xfa, 0x02, 0x48,
+				     0xff, 0xc9, 0x75, 0xfb};
+
+struct runb {
+	struct bench *b;
+	struct gm_guest *g;
+	uc_engine *raw;
+	struct gm_run_opts o;
+	uint64_t begin, until;
+	size_t count;
+};
+
+static void op_gm_run(void *arg)
+{
+	struct runb *r = arg;
+	struct gm_stop s;
+	int rc;
+
+	gm_guest_lock(r->g);
+	rc = gm_run(r->g, &r->o, &s, &r->b->err);
+	gm_guest_unlock(r->g);
+	if (rc < 0)
+		die("gm_run", r->b->err.msg);
+}
+
+static void op_raw_run(void *arg)
+{
+	struct runb *r = arg;
+
+	uc_must(uc_emu_start(r->raw, r->begin, r->until, 0, r->count),
+		"uc_emu_start");
+}
+
+static void op_write_then_run(void *arg)
+{
+	struct runb *r = arg;
+	uint8_t byte = 0x90;
+
+	must(gm_mem_write(r->g, CODE_ADDR + 0x800, &byte, 1, &r->b->err),
+	     r->b, "gm_mem_write");
+	op_gm_run(arg);
+}
+
+static void run_pair(struct runb *r, const char *what, enum bench_unit u,
+		     bench_fn ours, const char *ref_name, bench_fn ref)
+{
+	const bench_fn fns[2] = {ours, ref};
+	void *const args[2] = {r, r};
+	double best[2];
+
+	bench_measure_turns(fns, args, 2, r->b->min_trial, TRIALS, best);
+	bench_row(what, u, 0, best[0], ref_name, best[1]);
+}
+
+static void bench_run(struct bench *b)
+{
+	struct runb r = {.b = b};
+	uint8_t code[PAGE];
+
+	memset(code, 0x90, sizeof(code));
+	memcpy(code, tight_loop, sizeof(tight_loop));
+	must(gm_guest_open(gm_arch_find("x86_64"), &r.g, &b->err), b,
+	     "gm_guest_open");
+	must(gm_map(r.g, CODE_ADDR, PAGE, GM_PERM_ALL, NULL, 0, &b->err), b,
+	     "gm_map");
+	must(gm_mem_write(r.g, CODE_ADDR, code, sizeof(code), &b->err), b,
+	     "gm_mem_write");
+	uc_must(uc_open(UC_ARCH_X86, UC_MODE_64, &r.raw), "uc_open");
+	uc_must(uc_mem_map(r.raw, CODE_ADDR, PAGE, UC_PROT_ALL), "uc_mem_map");
+	uc_must(uc_mem_write(r.raw, CODE_ADDR, code, sizeof(code)),
+		"uc_mem_write");
+
+	r.o = (struct gm_run_opts){.has_begin = true, .begin = CODE_ADDR,
+				   .has_until = true, .until = LOOP_END};
+	r.begin = CODE_ADDR;
+	r.until = LOOP_END;
+	run_pair(&r, "run: 10^8 instructions (x86_64 loop)", MS_PER_CALL,
+		 op_gm_run, "uc_emu_start", op_raw_run);
+
+	/* Steps from the loop's dec: each run translates that two-
+	 * instruction block again (the stale-code rule); a long block,
+	 * such as a page of nops, costs its whole translation per step. */
+	r.o = (struct gm_run_opts){.has_begin = true, .begin = CODE_ADDR + 5,
+				   .count = 1};
+	r.begin = CODE_ADDR + 5;
+	r.until = CODE_ADDR + PAGE;
+	r.count = 1;
+	run_pair(&r, "step (count=1)", OPS_PER_S, op_gm_run,
+		 "uc_emu_start(count=1)", op_raw_run);
+
+	r.o = (struct gm_run_opts){.has_begin = true, .begin = LOOP_END,
+				   .has_until = true, .until = LOOP_END};
+	r.begin = LOOP_END;
+	r.until = LOOP_END;
+	r.count = 0;
+	run_pair(&r, "run that stops at once (until=begin)", OPS_PER_S,
+		 op_gm_run, "uc_emu_start", op_raw_run);
+
+	/* The stale-code rule drops the code of every executable region
+	 * before each run, changed or not: both sides pay it. */
+	r.o = (struct gm_run_opts){.has_begin = true, .begin = LOOP_END,
+				   .has_until = true, .until = LOOP_END + 4};
+	run_pair(&r, "run of 4 nops after a 1-byte write", OPS_PER_S,
+		 op_write_then_run, "after no write", op_gm_run);
+
+	uc_close(r.raw);
+	gm_guest_close(r.g);
+}
+
 int main(int argc, char **argv)
 {
 	struct bench b = {.min_trial = 0.2};
@@ -417,6 +533,7 @@ int main(int argc, char **argv)
 	bench_memory(&b);
 	bench_snapshots(&b);
 	bench_stack(&b);
+	bench_run(&b);
 
 	gm_guest_close(b.g);
 	munmap(b.a, MEM_SIZE);

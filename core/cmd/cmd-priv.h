@@ -63,8 +63,14 @@ struct gm_cmd {
 	const char *const *keys;
 	unsigned min_args;
 	unsigned max_args;
+	/* Its failures' messages are stop lines (run, step): the verb adds
+	 * its name itself to its other errors (gm_cmd_name_error). */
+	bool stop_line_errors;
 	gm_cmd_exec_fn exec;
 };
+
+/* Prefix ERR's message with "VERB: ", as every message names its verb. */
+void gm_cmd_name_error(struct gm_error *err, const char *verb);
 
 struct gm_cmd_ctx {
 	struct gm_guest *g;
@@ -93,6 +99,7 @@ extern const struct gm_cmd gm_cmd_stack_push, gm_cmd_stack_pop,
     gm_cmd_stack_read, gm_cmd_stack_write;
 extern const struct gm_cmd gm_cmd_reg, gm_cmd_help;
 extern const struct gm_cmd gm_cmd_load_elf, gm_cmd_load_core;
+extern const struct gm_cmd gm_cmd_run_verb, gm_cmd_step, gm_cmd_stop;
 
 const struct gm_cmd *const *gm_cmd_table(size_t *count);
 

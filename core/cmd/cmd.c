@@ -19,7 +19,8 @@ static const struct gm_cmd *const table[] = {
     &gm_cmd_is_available, &gm_cmd_is_mapped,	&gm_cmd_show_mapinfo,
     &gm_cmd_save,	  &gm_cmd_restore,	&gm_cmd_drop,
     &gm_cmd_stack_push,	  &gm_cmd_stack_pop,	&gm_cmd_stack_read,
-    &gm_cmd_stack_write,  &gm_cmd_reg,		&gm_cmd_load_elf,
+    &gm_cmd_stack_write,  &gm_cmd_reg,		&gm_cmd_run_verb,
+    &gm_cmd_step,	  &gm_cmd_stop,		&gm_cmd_load_elf,
     &gm_cmd_load_core,	  &gm_cmd_help,
 };
 
@@ -113,6 +114,11 @@ static void name_error(struct gm_error *err, const char *name, size_t len)
 	err->msg[pre + msg_len] = '\0';
 }
 
+void gm_cmd_name_error(struct gm_error *err, const char *verb)
+{
+	name_error(err, verb, strlen(verb));
+}
+
 /* Rewrite bytes of ERR's message outside printable ASCII as \xNN (a core
  * message may quote a name), so the answer's error stays one line. */
 static void clean_error(struct gm_error *err)
@@ -180,9 +186,12 @@ static int run_tokens(struct gm_cmd_ctx *c, const char *line, size_t len,
 		goto out;
 	}
 	rc = gm_args_split(cmd, toks.tok + used, toks.n - used, &args, err);
-	if (rc == 0)
-		rc = cmd->exec(c, &args, out, err);
-	if (rc < 0)
+	if (rc < 0) {
+		name_error(err, cmd->name, strlen(cmd->name));
+		goto out;
+	}
+	rc = cmd->exec(c, &args, out, err);
+	if (rc < 0 && !cmd->stop_line_errors)
 		name_error(err, cmd->name, strlen(cmd->name));
 out:
 	gm_line_free(&toks);

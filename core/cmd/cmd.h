@@ -28,13 +28,19 @@ void gm_cmd_ctx_free(struct gm_cmd_ctx *c);
  * blank lines and lines starting with '#' are skipped. VERB "map",
  * "unmap", "save", "restore" or "stack" is a control file bound to it:
  * each line runs as VERB followed by the line, and an empty line runs VERB
- * alone (`echo > save`). A final line without '\n' is a line too.
+ * alone (`echo > save`). VERB "run" is the run control file (`echo >
+ * run`, `echo until=0x401000 > run`). A final line without '\n' is a
+ * line too.
  *
  * Returns 0, or the negative errno (gmemfs(1) ERRORS) of the first failing
  * command; then OUT ends with "error: MESSAGE\n", ERR holds the message,
- * and the guest is as before that command (earlier lines stay done).
- * Every command run goes to the log with its result. The caller holds
- * gm_guest_lock.
+ * and the guest is as before that command (earlier lines stay done), but
+ * for run and step, whose failures are stops (SPEC §8): the guest ran,
+ * and MESSAGE is the stop line. Every command run goes to the log with
+ * its result. The caller holds gm_guest_lock; run and step release it
+ * while the guest runs (gm_run) and hold it again when they return, so
+ * other threads may run commands on the same context meanwhile (stop,
+ * read, …). Call gm_guest_stop, not this, from an interrupt callback.
  */
 int gm_cmd_run(struct gm_cmd_ctx *c, const char *verb, const char *text,
 	       size_t len, struct gm_text *out, struct gm_error *err);

@@ -21,6 +21,11 @@ static int exec_reg(struct gm_cmd_ctx *c, struct gm_args *a,
 	int rc;
 
 	rc = gm_arg_cstr(name, "NAME", err);
+	/* Registers change under a run: no stale answer (SPEC §8). */
+	if (rc == 0 && gm_guest_running(c->g))
+		rc = gm_fail(err, EBUSY,
+			     "the guest is running: its registers can be "
+			     "read when it stops");
 	if (rc < 0)
 		return rc;
 	reg = gm_arch_reg(gm_guest_arch(c->g), name->s);

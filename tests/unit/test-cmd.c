@@ -1021,6 +1021,9 @@ TEST(cmd_help_lists_every_usage_line)
 	    "stack read OFFSET (or: stack_read OFFSET)\n"
 	    "stack write OFFSET VALUE (or: stack_write OFFSET VALUE)\n"
 	    "reg NAME [VALUE]\n"
+	    "run [until=ADDR] [count=N] [timeout=DUR] [begin=ADDR]\n"
+	    "step [N]\n"
+	    "stop\n"
 	    "load_elf PATH [base=ADDR] [ARG...]\n"
 	    "load_core PATH\n"
 	    "help [VERB]\n");
