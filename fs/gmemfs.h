@@ -131,6 +131,7 @@ extern const struct gmfs_file gmfs_text_file;	  /* maps, info, log */
 extern const struct gmfs_file gmfs_control_file;  /* ctl, map, unmap, ... */
 extern const struct gmfs_file gmfs_reg_file;	  /* regs/NAME */
 extern const struct gmfs_file gmfs_snapshot_file; /* snapshots/NAME */
+extern const struct gmfs_file gmfs_core_file;	  /* core */
 
 struct gmfs {
 	struct gm_guest *guest;

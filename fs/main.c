@@ -10,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "elf.h"
 #include "gmemfs.h"
+#include "load.h"
 #include "memory.h"
 #include "regions.h"
 #include "regs.h"
@@ -33,6 +35,9 @@ static const char usage[] =
     "                           map a region at start (repeatable)\n"
     "  --load FILE@ADDR         copy FILE's bytes to ADDR, mapping free\n"
     "                           pages rwx (repeatable)\n"
+    "  --elf FILE               load an ELF executable (its architecture\n"
+    "                           unless --arch); --arg ARG adds to its argv\n"
+    "  --core FILE              start as the process of an ELF core dump\n"
     "  --state FILE             start from the snapshot file FILE if it\n"
     "                           exists; write the guest to it at the end\n"
     "  -f, -d, -s, -o OPT       foreground, debug, single thread, FUSE "
@@ -49,6 +54,9 @@ enum option_key {
 	KEY_MAP,
 	KEY_LOAD,
 	KEY_STATE,
+	KEY_ELF,
+	KEY_ARG,
+	KEY_CORE,
 	KEY_HELP,
 	KEY_VERSION,
 };
@@ -60,6 +68,9 @@ static const struct fuse_opt option_spec[] = {
     FUSE_OPT_KEY("--map=", KEY_MAP),
     FUSE_OPT_KEY("--load=", KEY_LOAD),
     FUSE_OPT_KEY("--state=", KEY_STATE),
+    FUSE_OPT_KEY("--elf=", KEY_ELF),
+    FUSE_OPT_KEY("--arg=", KEY_ARG),
+    FUSE_OPT_KEY("--core=", KEY_CORE),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -70,8 +81,8 @@ static const struct fuse_opt option_spec[] = {
     FUSE_OPT_END,
 };
 
-/* The options that shape the guest (--map, --load), in command-line
- * order. */
+/* The options that shape the guest (--map, --load, --elf), in
+ * command-line order. */
 struct setup_step {
 	enum option_key key;
 	const char *arg;
@@ -84,6 +95,10 @@ struct options {
 	struct setup_step *steps;
 	size_t nsteps;
 	const char *mountpoint;
+	const char *elf;   /* --elf FILE, or NULL */
+	const char **args; /* its --arg values, in order */
+	size_t nargs;
+	const char *core;      /* --core FILE, or NULL */
 	const char *state;     /* --state FILE as given */
 	char *state_path;      /* and made absolute (we chdir to /) */
 	int state_lock;	       /* its FILE.lock, or -1 */
@@ -194,6 +209,24 @@ static int option_proc(void *data, const char *arg, int key,
 	case KEY_STATE:
 		opts->state = value;
 		return 0;
+	case KEY_ELF:
+	case KEY_CORE:
+		if (opts->elf || opts->core) {
+			bad_option(key == KEY_ELF ? "--elf" : "--core", value,
+				   "one --elf or --core makes the guest");
+			return -1;
+		}
+		if (key == KEY_CORE) {
+			opts->core = value;
+			return 0;
+		}
+		opts->elf = value;
+		opts->steps[opts->nsteps].key = key;
+		opts->steps[opts->nsteps++].arg = value;
+		return 0;
+	case KEY_ARG:
+		opts->args[opts->nargs++] = value;
+		return 0;
 	case KEY_HELP:
 		opts->help = true;
 		return 0;
@@ -225,6 +258,16 @@ static bool parse_options(int argc, char **argv, struct options *opts)
 		return false;
 	if (!opts->mountpoint && !opts->help && !opts->version) {
 		fprintf(stderr, "gmemfs: no mountpoint given (see --help)\n");
+		return false;
+	}
+	if (opts->nargs && !opts->elf) {
+		bad_option("--arg", opts->args[0], "needs --elf");
+		return false;
+	}
+	/* The dump holds its own stack; SP and every region come from it. */
+	if (opts->core && (opts->stack || opts->no_stack)) {
+		bad_option(opts->stack ? "--stack" : "--no-stack", opts->stack,
+			   "a --core guest has the dump's stack");
 		return false;
 	}
 	return true;
@@ -425,6 +468,17 @@ out:
 	return rc;
 }
 
+/* --elf FILE [--arg ARG]...: load_elf, at the default base, with the
+ * initial stack below SP. */
+static int setup_elf(struct gm_guest *g, const struct options *opts,
+		     struct gm_error *err)
+{
+	struct gm_elf_load load = {.args = opts->args, .nargs = opts->nargs};
+	uint64_t entry;
+
+	return gm_load_elf(g, opts->elf, &load, &entry, err);
+}
+
 /* The guest the options describe; exits with a message when they are bad. */
 static struct gm_guest *guest_from_options(const struct options *opts)
 {
@@ -437,7 +491,12 @@ static struct gm_guest *guest_from_options(const struct options *opts)
 		fprintf(stderr, "gmemfs: %s\n", err.msg);
 		return NULL;
 	}
-	if (!opts->no_stack && setup_stack(g, opts, &err)) {
+	if (opts->core) { /* the dump's regions, stack and registers */
+		if (gm_load_core(g, opts->core, &err)) {
+			bad_option("--core", NULL, err.msg);
+			goto fail;
+		}
+	} else if (!opts->no_stack && setup_stack(g, opts, &err)) {
 		bad_option("--stack", opts->stack, err.msg);
 		goto fail;
 	}
@@ -449,9 +508,14 @@ static struct gm_guest *guest_from_options(const struct options *opts)
 	}
 	for (size_t i = 0; i < opts->nsteps; i++) {
 		const struct setup_step *s = &opts->steps[i];
-		int rc = s->key == KEY_MAP ? setup_map(cmd, s->arg, &err)
-					   : setup_load(g, s->arg, &err);
+		int rc = s->key == KEY_MAP   ? setup_map(cmd, s->arg, &err)
+			 : s->key == KEY_ELF ? setup_elf(g, opts, &err)
+					     : setup_load(g, s->arg, &err);
 
+		if (rc && s->key == KEY_ELF) { /* the message names the file */
+			bad_option("--elf", NULL, err.msg);
+			goto fail;
+		}
 		if (rc) {
 			bad_option(s->key == KEY_MAP ? "--map" : "--load",
 				   s->arg, err.msg);
@@ -491,15 +555,26 @@ static struct gm_guest *guest_open(struct options *opts, int *status)
 				err.msg);
 			return NULL;
 		}
-		if (g && (opts->nsteps || opts->stack || opts->no_stack))
+		if (g && (opts->nsteps || opts->stack || opts->no_stack ||
+			  opts->core))
 			fprintf(stderr,
 				"gmemfs: --state %s: starting from it; "
-				"--stack, --no-stack, --map and --load "
-				"shape only a new guest\n",
+				"--stack, --no-stack, --map, --load, --elf "
+				"and --core shape only a new guest\n",
 				opts->state);
 		if (g)
 			return g;
 		*status = EXIT_USAGE;
+	}
+	if (!opts->arch && (opts->elf || opts->core)) {
+		/* --elf and --core without --arch: the file's */
+		if (gm_elf_arch_of_file(opts->elf ? opts->elf : opts->core,
+					&arch, &err)) {
+			bad_option(opts->elf ? "--elf" : "--core", NULL,
+				   err.msg);
+			return NULL;
+		}
+		opts->arch = arch->name;
 	}
 	if (!opts->arch)
 		opts->arch = "x86_64";
@@ -569,9 +644,11 @@ out_session:
 int main(int argc, char **argv)
 {
 	struct setup_step steps[argc];
+	const char *args[argc];
 	struct options opts = {
 	    .state_lock = -1,
 	    .steps = steps,
+	    .args = args,
 	    .fuse = FUSE_ARGS_INIT(0, NULL),
 	    .kept = FUSE_ARGS_INIT(0, NULL),
 	};
