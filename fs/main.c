@@ -115,6 +115,17 @@ static void bad_option(const char *option, const char *arg, const char *why)
 		fprintf(stderr, "gmemfs: %s: %s\n", option, why);
 }
 
+/* A file option's failure: "gmemfs: --elf PATH: WHY", with PATH taken off
+ * WHY where the core's message starts with it. */
+static void bad_file(const char *option, const char *path, const char *why)
+{
+	size_t len = strlen(path);
+
+	if (!strncmp(why, path, len) && !strncmp(why + len, ": ", 2))
+		why += len + 2;
+	bad_option(option, path, why);
+}
+
 /* Whether ARG names an option of ours that takes a value ("--map"). */
 static bool takes_value(const char *arg)
 {
@@ -493,7 +504,7 @@ static struct gm_guest *guest_from_options(const struct options *opts)
 	}
 	if (opts->core) { /* the dump's regions, stack and registers */
 		if (gm_load_core(g, opts->core, &err)) {
-			bad_option("--core", NULL, err.msg);
+			bad_file("--core", opts->core, err.msg);
 			goto fail;
 		}
 	} else if (!opts->no_stack && setup_stack(g, opts, &err)) {
@@ -512,8 +523,8 @@ static struct gm_guest *guest_from_options(const struct options *opts)
 			 : s->key == KEY_ELF ? setup_elf(g, opts, &err)
 					     : setup_load(g, s->arg, &err);
 
-		if (rc && s->key == KEY_ELF) { /* the message names the file */
-			bad_option("--elf", NULL, err.msg);
+		if (rc && s->key == KEY_ELF) {
+			bad_file("--elf", s->arg, err.msg);
 			goto fail;
 		}
 		if (rc) {
@@ -570,8 +581,8 @@ static struct gm_guest *guest_open(struct options *opts, int *status)
 		/* --elf and --core without --arch: the file's */
 		if (gm_elf_arch_of_file(opts->elf ? opts->elf : opts->core,
 					&arch, &err)) {
-			bad_option(opts->elf ? "--elf" : "--core", NULL,
-				   err.msg);
+			bad_file(opts->elf ? "--elf" : "--core",
+				 opts->elf ? opts->elf : opts->core, err.msg);
 			return NULL;
 		}
 		opts->arch = arch->name;
