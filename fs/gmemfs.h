@@ -143,6 +143,10 @@ struct gmfs {
 	struct gmfs_node **nodes;
 	size_t nnodes, cap;
 	struct gmfs_handle *handles; /* open files and directories */
+	/* The thread running a control file's command under the lock, 0 when
+	 * none: load_elf and load_core open their file, and one inside this
+	 * mount would wait for that lock for ever (tree.c refuses it). */
+	pid_t cmd_tid;
 	const char *state_path;	     /* --state, absolute; or NULL */
 	int state_lock;		     /* FILE.lock, held until it is written */
 };

@@ -137,8 +137,15 @@ void gmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct gmfs *fs = fuse_req_userdata(req);
 	struct fuse_entry_param e = {0};
 	struct gmfs_inode dir, in;
+	pid_t cmd_tid = __atomic_load_n(&fs->cmd_tid, __ATOMIC_RELAXED);
 	int rc = -ENOENT;
 
+	/* A command of ours opening a file in this mount (load_core
+	 * MNT/core) holds the lock this lookup needs: refuse, never wait. */
+	if (cmd_tid && fuse_req_ctx(req)->pid == cmd_tid) {
+		fuse_reply_err(req, EDEADLK);
+		return;
+	}
 	gm_guest_lock(fs->guest);
 	if (gmfs_inode(fs, parent, &dir))
 		rc = name_lookup(fs, &dir, name, &e.ino);

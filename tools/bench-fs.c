@@ -4,7 +4,9 @@
  * each against a 256 MiB tmpfs file in the same runs; ctl commands against
  * the same calls made in-process on the core; a snapshot of the 256 MiB
  * saved, exported, imported and stored as --state does, against whole
- * tmpfs files and the same layout and decoding in-process.
+ * tmpfs files and the same layout and decoding in-process; the core file
+ * read whole and loaded back with load_core, against reading the tmpfs
+ * file, and its open on a mostly-zero 1 GiB guest against a save.
  * Try it: tools/bench --fs (it mounts a guest), or build/tools/bench-fs MNT
  * DIR with a fresh gmemfs on MNT and DIR on tmpfs.
  */
@@ -790,6 +792,132 @@ static void bench_snapshots(struct fsbench *b, const char *dir)
 	free(sb.want);
 }
 
+/*
+ * The core file (SPEC §9): MNT/core of the guest (the 256 MiB region full
+ * of the pattern) read whole, as `cp MNT/core` reads it, and that dump
+ * loaded back by `load_core` from the tmpfs directory, both against
+ * reading the 256 MiB tmpfs file. Then a 1 GiB region with a page of
+ * data every 64 MiB: opening and closing MNT/core against a save.
+ */
+
+#define SPARSE_ADDR 0x400000000ULL
+#define SPARSE_SIZE (1024 * MIB)
+
+struct corebench {
+	struct fsbench *b;
+	char core[PATH_MAX], dump[PATH_MAX], save[PATH_MAX];
+	char load[PATH_MAX + 16];
+	size_t len;
+};
+
+/* cp MNT/core /dev/null */
+static void op_core_read(void *arg)
+{
+	struct corebench *cb = arg;
+
+	if (read_file(cb->b, cb->core, NULL, 0) != cb->len)
+		die(cb->core, "not as long as its stat says");
+}
+
+/* echo "load_core DIR/bench.core" > MNT/ctl */
+static void op_load_core(void *arg)
+{
+	struct corebench *cb = arg;
+
+	ctl_send(cb->b, cb->load);
+}
+
+static void op_core_ref_read(void *arg)
+{
+	struct fsbench *b = ((struct corebench *)arg)->b;
+
+	whole_pass(b, b->ref, 0, false, b->ref_byte);
+}
+
+/* open and close MNT/core: the guest copied as a save copies it */
+static void op_core_open(void *arg)
+{
+	struct corebench *cb = arg;
+
+	close(open_or_die(cb->core, O_RDONLY));
+}
+
+/* echo sparse > MNT/save */
+static void op_sparse_save(void *arg)
+{
+	struct corebench *cb = arg;
+	int fd = open_or_die(cb->save, O_WRONLY | O_TRUNC);
+
+	if (write(fd, "sparse\n", 7) != 7 || close(fd) < 0)
+		die(cb->save, strerror(errno));
+}
+
+/* The dump of the guest, copied to the tmpfs directory, checked. */
+static void core_setup(struct corebench *cb, const char *dir)
+{
+	struct fsbench *b = cb->b;
+	int in, out;
+	ssize_t n;
+	struct stat st;
+
+	path_in(cb->core, b->mnt, "core");
+	path_in(cb->save, b->mnt, "save");
+	path_in(cb->dump, dir, "bench.core");
+	snprintf(cb->load, sizeof(cb->load), "load_core %s\n", cb->dump);
+	if (stat(cb->core, &st))
+		die(cb->core, strerror(errno));
+	cb->len = (size_t)st.st_size;
+	if (cb->len < REGION_SIZE)
+		die(cb->core, "shorter than the region");
+	in = open_or_die(cb->core, O_RDONLY);
+	out = open(cb->dump, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (out < 0)
+		die(cb->dump, strerror(errno));
+	while ((n = read(in, b->buf, CHUNK)) > 0)
+		if (write(out, b->buf, (size_t)n) != n)
+			die(cb->dump, strerror(errno));
+	if (n < 0)
+		die(cb->core, strerror(errno));
+	close(in);
+	close(out);
+}
+
+static void bench_core(struct fsbench *b, const char *dir)
+{
+	static const bench_fn fns[] = {op_core_read, op_load_core,
+				       op_core_ref_read};
+	static const bench_fn sparse_fns[] = {op_core_open, op_sparse_save};
+	struct corebench cb = {.b = b};
+	void *args[] = {&cb, &cb, &cb};
+	double t[3], ts[2];
+	char line[96];
+
+	core_setup(&cb, dir);
+	bench_measure_turns(fns, args, 3, b->min_trial, b->runs, t);
+	bench_row("core, MNT/core read whole (cp)", GB_PER_S, (double)cb.len,
+		  t[0], "tmpfs read", t[2]);
+	bench_row("load_core of that dump", GB_PER_S, (double)cb.len, t[1],
+		  "tmpfs read", t[2]);
+	unlink(cb.dump);
+
+	/* 1 GiB, mostly zero: a page of data every 64 MiB */
+	snprintf(line, sizeof(line), "map 0x%llx 1g rw- sparse\n",
+		 (unsigned long long)SPARSE_ADDR);
+	ctl_send(b, line);
+	for (uint64_t off = 0; off < SPARSE_SIZE; off += 64 * MIB) {
+		snprintf(line, sizeof(line), "write 0x%llx c0ffee\n",
+			 (unsigned long long)(SPARSE_ADDR + off));
+		ctl_send(b, line);
+	}
+	bench_measure_turns(sparse_fns, args, 2, b->min_trial, b->runs, ts);
+	bench_row("core open+close, 1 GiB mostly zero", MS_PER_CALL, 0, ts[0],
+		  "save of it", ts[1]);
+	ctl_send(b, "drop sparse\n");
+	snprintf(line, sizeof(line), "unmap 0x%llx 1g\n",
+		 (unsigned long long)SPARSE_ADDR);
+	ctl_send(b, line);
+}
+
 /* Setup */
 
 /* The FUSE read-ahead the kernel gave MNT, in KiB; -1 when unknown. */
@@ -889,6 +1017,7 @@ int main(int argc, char **argv)
 	reference_guest(&b);
 	bench_commands(&b);
 	bench_snapshots(&b, argv[optind + 1]);
+	bench_core(&b, argv[optind + 1]);
 	reference_guest_close(&b);
 
 	ctl_send(&b, "unmap 0x100000000 256m\n");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gmemfs.h"
 
@@ -91,7 +92,9 @@ static int control_run(struct gmfs *fs, const struct gmfs_inode *in,
 	int rc;
 
 	answer_begin(c);
+	__atomic_store_n(&fs->cmd_tid, gettid(), __ATOMIC_RELAXED);
 	rc = gm_cmd_run(fs->cmd, in->fixed->verb, text, len, &c->text, &err);
+	__atomic_store_n(&fs->cmd_tid, 0, __ATOMIC_RELAXED);
 	*ninval = gmfs_changes_take(fs, 0, inval);
 	return rc;
 }

@@ -510,3 +510,26 @@ print(len(data) == size, data.count(b"AAAA") >= 1, b"BBBB" in data)
 	[ "$status" -eq 1 ] && [[ $output == "gmem: load_core: /bin/busybox: "* ]]
 	[ "$(guest_state --snapshots)" = "$before" ]
 }
+
+@test "load_core and load_elf of a file in the same mount: EDEADLK at once, not a hung daemon" {
+	mount_guest --map 0x10000:0x1000:rw-:data
+	local before
+	before=$(guest_state)
+	run timeout 20 python3 -c '
+import errno, os, sys
+fd = os.open(sys.argv[1] + "/ctl", os.O_RDWR)
+for line in ("load_core " + sys.argv[1] + "/core",
+             "load_elf " + sys.argv[1] + "/regions/0000000000010000-0000000000011000"):
+    try:
+        os.write(fd, os.fsencode(line) + b"\n")
+        print("OK")
+    except OSError as e:
+        print("EDEADLK" if e.errno == errno.EDEADLK else e.strerror)
+' "$MNT"
+	[ "$output" = $'EDEADLK\nEDEADLK' ]
+	[ "$(guest_state)" = "$before" ]
+	# the same core, copied out first, loads
+	cp "$MNT/core" "$BATS_TEST_TMPDIR/c"
+	"$GMEM" load_core "$BATS_TEST_TMPDIR/c"
+	[ "$(guest_state)" = "$before" ]
+}
