@@ -53,17 +53,18 @@ for v in sys.argv[2:]:
 @test "the root holds exactly the files of SPEC §2" {
 	mount_guest
 	run ls -A "$MNT"
-	[ "$output" = "$(printf '%s\n' ctl info log map maps mem regions \
+	[ "$output" = "$(printf '%s\n' core ctl info log map maps mem regions \
 		regs restore save snapshots stack unmap)" ]
 }
 
 @test "each file of the root has its type and mode" {
 	mount_guest
-	run bash -c 'cd "$1" && stat -c "%n %A" ctl info log map maps mem \
+	run bash -c 'cd "$1" && stat -c "%n %A" core ctl info log map maps mem \
 		regions regs restore save snapshots stack unmap' _ "$MNT"
 	[ "$status" -eq 0 ]
 	[ "$output" = "$(
 		cat <<-EOF
+			core -r--------
 			ctl -rw-------
 			info -r--r--r--
 			log -r--r--r--
