@@ -391,7 +391,7 @@ core_lists_the_guest() {
 	"$GMEM" write 0x11000 00112233445566778899aabbccddeeff
 	echo 0x11000 >"$MNT/regs/rip"
 	core_lists_the_guest "$MNT/core"
-	[ "$(stat -c %s "$MNT/core")" = "$(wc -c <"$MNT/core")" ]
+	[ "$(stat -c %s "$MNT/core")" = "$(cat "$MNT/core" | wc -c)" ]
 	run gdb -nx -batch -c "$MNT/core" -ex 'x/16xb 0x11000' \
 		-ex 'info registers pc'
 	[[ $output == *"0x11000:"$'\t'"0x00"$'\t'"0x11"$'\t'"0x22"$'\t'"0x33"$'\t'"0x44"$'\t'"0x55"$'\t'"0x66"$'\t'"0x77"* ]]
