@@ -81,7 +81,7 @@ shape_guest() {
 	unmount_guest
 	mount_guest --state "$state" --map 0x10000:0x1000 --no-stack
 	[ "$(guest_state)" = "$saved" ]
-	grep -q -- '--map and --load shape only a new guest' "$GMEMFS_LOG"
+	grep -q -- '--map, --load, --elf and --core shape only a new guest' "$GMEMFS_LOG"
 }
 
 @test "a bad --state FILE refuses the start with status 1 and a message, and is left untouched" {

@@ -343,26 +343,46 @@ qemu_core() {
 	[ -s "$CORE" ]
 }
 
+# crashed_in_main ARCH: the guest is crash-ARCH as it died: pc in main,
+# the store's address (16) and value (0x12345678) in registers; and its
+# core file loads into a fresh mount as the same guest.
+crashed_in_main() {
+	local main pc
+	main=$(nm "$GM_TEST_PROGS/crash-$1" | awk '$3 == "main" { print $1 }')
+	pc=$(cat "$MNT/regs/pc")
+	[ $((pc)) -ge $((0x$main & ~1)) ] && [ $((pc)) -lt $((0x$main + 64)) ]
+	grep -rqx 0x10 "$MNT/regs"
+	grep -rqx 0x12345678 "$MNT/regs"
+	"$GMEM" save a
+	mount_second --arch "$1"
+	GMEMFS_MOUNT=$MNT2 "$GMEM" load_core "$MNT/core"
+	GMEMFS_MOUNT=$MNT2 "$GMEM" save b
+	"$GMEM" snapshot diff "$MNT/snapshots/a" "$MNT2/snapshots/b"
+}
+
 @test "--core of a qemu-mips core (32-bit, big endian): arch from the file, the crash's pc and operands, round trip" {
 	qemu_core mips mips
 	mount_guest --core "$CORE"
 	info_is arch mips
 	info_is endian big
-	# pc in main, the store's address (16) and value in registers
-	local main pc
-	main=$(nm "$GM_TEST_PROGS/crash-mips" | awk '$3 == "main" { print $1 }')
-	pc=$(cat "$MNT/regs/pc")
-	[ $((pc)) -ge $((0x$main)) ] && [ $((pc)) -lt $((0x$main + 64)) ]
-	grep -rqx 0x10 "$MNT/regs"
-	grep -rqx 0x12345678 "$MNT/regs"
 	readelf -hW "$MNT/core" | grep -q "big endian"
 	readelf -hW "$MNT/core" | grep -q "ELF32"
-	"$GMEM" save a
-	cp "$MNT/snapshots/a" "$BATS_TEST_TMPDIR/a.snap"
-	mount_second --arch mips
-	GMEMFS_MOUNT=$MNT2 "$GMEM" load_core "$MNT/core"
-	GMEMFS_MOUNT=$MNT2 "$GMEM" save b
-	"$GMEM" snapshot diff "$BATS_TEST_TMPDIR/a.snap" "$MNT2/snapshots/b"
+	crashed_in_main mips
+}
+
+@test "--core of a qemu-arm core (32-bit, Thumb-2) and a qemu-aarch64 one: the crash's pc and operands, round trip" {
+	qemu_core arm arm
+	mount_guest --core "$CORE"
+	info_is arch arm
+	[ $(($(cat "$MNT/regs/cpsr") & 0x20)) -ne 0 ] # Thumb state kept
+	crashed_in_main arm
+	unmount_second
+	unmount_guest
+	rm -rf "$BATS_TEST_TMPDIR/qemu"
+	qemu_core arm64 aarch64
+	mount_guest --core "$CORE"
+	info_is arch arm64
+	crashed_in_main arm64
 }
 
 # core_lists_the_guest CORE: readelf lists every region of maps as a
