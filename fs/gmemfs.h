@@ -110,6 +110,10 @@ struct gmfs_file {
 			  const struct gmfs_inode *in, size_t size);
 	int (*removexattr)(struct gmfs *fs, const struct gmfs_inode *in,
 			   const char *name);
+	/* SEEK_DATA or SEEK_HOLE (WHENCE) from OFF: the offset, or -errno
+	 * (-ENXIO past the end). NULL: the whole file is data. */
+	off_t (*lseek)(struct gmfs *fs, const struct gmfs_inode *in, off_t off,
+		       int whence, struct fuse_file_info *fi);
 	/* free handle H at exit; under the lock */
 	void (*handle_free)(struct gmfs *fs, struct gmfs_handle *h);
 

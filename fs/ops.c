@@ -4,6 +4,7 @@
  * names and directories are the tree's.
  */
 #include <errno.h>
+#include <unistd.h>
 
 #include "gmemfs.h"
 
@@ -46,6 +47,35 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		in.file->read(req, fs_of(req), &in, size, off, fi);
 	else
 		fuse_reply_err(req, EBADF);
+}
+
+/* SEEK_DATA and SEEK_HOLE (the kernel does the others). Never ENOSYS:
+ * the kernel would stop asking for every file of the mount. */
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	struct gmfs *fs = fs_of(req);
+	struct gmfs_inode in;
+	struct stat st;
+	off_t rc;
+
+	if (!inode_of(req, ino, &in))
+		return;
+	if (in.file->lseek) {
+		rc = in.file->lseek(fs, &in, off, whence, fi);
+	} else {
+		gm_guest_lock(fs->guest);
+		rc = gmfs_stat(fs, &in, &st);
+		gm_guest_unlock(fs->guest);
+		if (rc == 0)
+			rc = off >= st.st_size	   ? -ENXIO
+			     : whence == SEEK_HOLE ? st.st_size
+						   : off;
+	}
+	if (rc < 0)
+		fuse_reply_err(req, (int)-rc);
+	else
+		fuse_reply_lseek(req, rc);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
@@ -272,4 +302,5 @@ const struct fuse_lowlevel_ops gmfs_ops = {
     .setxattr = op_setxattr,
     .listxattr = op_listxattr,
     .removexattr = op_removexattr,
+    .lseek = op_lseek,
 };

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "coredump.h"
 #include "gmemfs.h"
@@ -124,6 +125,25 @@ static void core_read(fuse_req_t req, struct gmfs *fs,
 	fuse_reply_iov(req, iov, n);
 }
 
+/* Zero runs are holes: SEEK_DATA finds the next stored piece (the
+ * headers are one), SEEK_HOLE the next zero run or the end. */
+static off_t core_lseek(struct gmfs *fs, const struct gmfs_inode *in, off_t off,
+			int whence, struct fuse_file_info *fi)
+{
+	struct core_handle *h = (struct core_handle *)(uintptr_t)fi->fh;
+	const struct gm_core_pieces *p = &h->pieces;
+
+	(void)fs;
+	(void)in;
+	if (off < 0 || (uint64_t)off >= p->size)
+		return -ENXIO;
+	for (size_t i = gm_core_piece_at(p, (uint64_t)off); i < p->n; i++)
+		if (!p->v[i].bytes == (whence == SEEK_HOLE))
+			return p->v[i].off < (uint64_t)off ? off
+							   : (off_t)p->v[i].off;
+	return whence == SEEK_HOLE ? (off_t)p->size : -ENXIO;
+}
+
 static void core_release(struct gmfs *fs, const struct gmfs_inode *in,
 			 struct fuse_file_info *fi)
 {
@@ -137,6 +157,7 @@ const struct gmfs_file gmfs_core_file = {
     .stat = core_stat,
     .open = core_open,
     .read = core_read,
+    .lseek = core_lseek,
     .release = core_release,
     .handle_free = handle_free,
 };

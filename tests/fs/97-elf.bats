@@ -457,6 +457,23 @@ print(len(data) == size, data.count(b"AAAA") >= 1, b"BBBB" in data)
 	core_lists_the_guest "$MNT/core"
 	gdb -nx -batch -c "$MNT/core" -ex 'x/2xb 0x120000000' |
 		grep -q $'0xbe\t0xef'
+	# the zero run is a hole to SEEK_DATA / SEEK_HOLE, and cp keeps it one
+	run py '
+c = os.open(M + "/core", os.O_RDONLY)
+size, off, spans = os.fstat(c).st_size, 0, []
+while off < size:
+    d = tryit(os.lseek, c, off, os.SEEK_DATA)
+    if d == "ENXIO":
+        break
+    h = os.lseek(c, int(d), os.SEEK_HOLE)
+    spans.append("%x-%x" % (int(d), h))
+    off = h
+print(" ".join(spans), tryit(os.lseek, c, size, os.SEEK_DATA))
+'
+	[ "$output" = "0-2000 $(printf '%x-%x' $((size - 0x1000)) "$size") ENXIO" ]
+	cp "$MNT/core" "$BATS_TEST_TMPDIR/sparse.core"
+	[ "$(du -k "$BATS_TEST_TMPDIR/sparse.core" | cut -f1)" -lt 1024 ]
+	cmp "$BATS_TEST_TMPDIR/sparse.core" "$MNT/core"
 }
 
 @test "round trip: load_core of MNT/core into a fresh mount gives the same guest (snapshot diff)" {
