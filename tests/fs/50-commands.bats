@@ -334,9 +334,10 @@ snap-2" ]
 	run ask ctl "help"
 	[ "$status" -eq 0 ]
 	[ "$(echo "$output" | awk '{ print $1 }' | sort -u)" = "$(printf '%s\n' \
-		drop find_free_space help is_available is_mapped map \
-		map_anywhere protect read read_ptr reg restore save search \
-		show_mapinfo stack string unmap unmap_all write write_ptr |
+		drop find_free_space help is_available is_mapped load_core \
+		load_elf map map_anywhere protect read read_ptr reg restore \
+		run save search show_mapinfo stack step stop string unmap \
+		unmap_all write write_ptr |
 		sort)" ]
 }
 

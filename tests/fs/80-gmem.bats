@@ -103,6 +103,7 @@ teardown() {
        gmem stack
        gmem snapshot info FILE
        gmem snapshot diff FILE1 FILE2
+       gmem snapshot core FILE > OUT
        gmem help [VERB] | -h | --help | -V | --version"
 	before=$(cat "$MNT/log")
 	run --separate-stderr "$GMEM"

@@ -338,15 +338,16 @@ bytes 000000013ffffffe-0000000140000000"
        gmem stack
        gmem snapshot info FILE
        gmem snapshot diff FILE1 FILE2
+       gmem snapshot core FILE > OUT
        gmem help [VERB] | -h | --help | -V | --version"
 	run --separate-stderr "$GMEM" snapshot
 	[ "$status" -eq 2 ]
 	[ "$output" = "" ]
-	[ "$stderr" = "gmem: snapshot needs info or diff
+	[ "$stderr" = "gmem: snapshot needs info, diff or core
 $usage" ]
 	run --separate-stderr "$GMEM" snapshot show a.snap
 	[ "$status" -eq 2 ]
-	[ "$stderr" = "gmem: snapshot needs info or diff
+	[ "$stderr" = "gmem: snapshot needs info, diff or core
 $usage" ]
 	run --separate-stderr "$GMEM" snapshot info
 	[ "$status" -eq 2 ]
@@ -362,5 +363,5 @@ $usage" ]
 	run --separate-stderr "$GMEM" -h
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "" ]
-	[ "$(printf '%s\n' "${lines[@]:0:5}")" = "$usage" ]
+	[ "$(printf '%s\n' "${lines[@]:0:6}")" = "$usage" ]
 }
