@@ -17,9 +17,12 @@
 
 /* The root is 1, the fixed files of tree.c follow it in their table's
  * order; regs/NAME is 0x100 + the register's index; region and snapshot
- * files are their node's address (as passthrough_ll does). */
-#define INO_ROOT      FUSE_ROOT_ID
-#define INO_REG_FIRST 0x100
+ * files are numbered from 0x10000 on, the lowest free number first. */
+#define INO_ROOT       FUSE_ROOT_ID
+#define INO_REG_FIRST  0x100
+#define INO_NODE_FIRST 0x10000
+#define NODE_CHUNK     1024 /* inode slots are made in chunks of this */
+#define NODE_CHUNKS    1024
 
 struct gmfs;
 struct gmfs_file;
@@ -32,6 +35,7 @@ struct gmfs_file;
  */
 struct gmfs_node {
 	const struct gmfs_file *file; /* its kind */
+	fuse_ino_t ino;
 	uint64_t start, size;	      /* region files */
 	char *name;		      /* snapshot files */
 	uint64_t nlookup;
@@ -41,6 +45,7 @@ struct gmfs_node {
 	unsigned importing;
 	uint64_t open_size;
 	bool may_cache; /* region files: the kernel may hold pages of it */
+	bool indexed;	/* found by name (not replaced by a rename) */
 };
 
 /* A fixed file: one line of the tree's table (tree.c). */
@@ -122,6 +127,9 @@ struct gmfs_file {
 	/* a new file NAME, open in FI, its entry in E */
 	int (*create)(struct gmfs *fs, const char *name,
 		      struct fuse_file_info *fi, struct fuse_entry_param *e);
+	/* mv FROM TO within the directory; FLAGS are rename2's */
+	int (*rename)(struct gmfs *fs, const char *from, const char *to,
+		      unsigned flags);
 };
 
 /* The kinds of files, each in fs/files/. */
@@ -141,6 +149,9 @@ struct gmfs {
 	 * name (snapshots). Guarded by the guest lock, as everything here. */
 	struct gmfs_node **nodes;
 	size_t nnodes, cap;
+	/* Every node by inode number, and the lowest number maybe free. */
+	struct gmfs_node **node_chunks[NODE_CHUNKS];
+	size_t node_free;
 	struct gmfs_handle *handles; /* open files and directories */
 	const char *state_path;	     /* --state, absolute; or NULL */
 	int state_lock;		     /* FILE.lock, held until it is written */
@@ -188,7 +199,11 @@ void gmfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 struct gmfs_node *gmfs_node_get(struct gmfs *fs, const struct gmfs_file *file,
 				uint64_t start, uint64_t size,
 				const char *name);
-struct gmfs_node *gmfs_node_of(fuse_ino_t ino); /* NULL: not a node */
+/* NULL: not a node. Not under the lock. */
+struct gmfs_node *gmfs_node_of(struct gmfs *fs, fuse_ino_t ino);
+/* Snapshot node N takes NAME; a node of that name becomes the kernel's
+ * alone (found by number, never by name). -ENOMEM. */
+int gmfs_node_rename(struct gmfs *fs, struct gmfs_node *n, const char *name);
 void gmfs_node_forget(struct gmfs *fs, struct gmfs_node *n, uint64_t count);
 /* A handle of NODE was released: free the node if the kernel forgot it. */
 void gmfs_node_close(struct gmfs *fs, struct gmfs_node *node);

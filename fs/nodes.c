@@ -10,10 +10,67 @@
 
 #include "gmemfs.h"
 
-/* Dynamic nodes live at heap addresses, far above the fixed numbers. */
-struct gmfs_node *gmfs_node_of(fuse_ino_t ino)
+/* The slot of inode INO, or NULL. Read without the lock: a chunk, once
+ * made, stays, and the kernel only sends numbers of nodes it knows. */
+static struct gmfs_node **slot_of(struct gmfs *fs, fuse_ino_t ino)
 {
-	return ino >= 0x10000 ? (struct gmfs_node *)(uintptr_t)ino : NULL;
+	struct gmfs_node **chunk;
+	uint64_t i;
+
+	if (ino < INO_NODE_FIRST)
+		return NULL;
+	i = ino - INO_NODE_FIRST;
+	if (i / NODE_CHUNK >= NODE_CHUNKS)
+		return NULL;
+	chunk = __atomic_load_n(&fs->node_chunks[i / NODE_CHUNK],
+				__ATOMIC_ACQUIRE);
+	return chunk ? &chunk[i % NODE_CHUNK] : NULL;
+}
+
+struct gmfs_node *gmfs_node_of(struct gmfs *fs, fuse_ino_t ino)
+{
+	struct gmfs_node **slot = slot_of(fs, ino);
+
+	return slot ? __atomic_load_n(slot, __ATOMIC_ACQUIRE) : NULL;
+}
+
+/* Give N the lowest free inode number (every number below
+ * fs->node_free is taken): small numbers, reused only after the kernel
+ * forgot them. */
+static bool ino_take(struct gmfs *fs, struct gmfs_node *n)
+{
+	size_t i = fs->node_free;
+	struct gmfs_node **slot;
+
+	for (;; i++) {
+		if (i / NODE_CHUNK >= NODE_CHUNKS)
+			return false;
+		if (!fs->node_chunks[i / NODE_CHUNK]) {
+			struct gmfs_node **chunk =
+			    calloc(NODE_CHUNK, sizeof(*chunk));
+
+			if (!chunk)
+				return false;
+			__atomic_store_n(&fs->node_chunks[i / NODE_CHUNK],
+					 chunk, __ATOMIC_RELEASE);
+		}
+		slot = &fs->node_chunks[i / NODE_CHUNK][i % NODE_CHUNK];
+		if (!*slot)
+			break;
+	}
+	n->ino = INO_NODE_FIRST + i;
+	__atomic_store_n(slot, n, __ATOMIC_RELEASE);
+	fs->node_free = i + 1;
+	return true;
+}
+
+static void ino_give_back(struct gmfs *fs, struct gmfs_node *n)
+{
+	size_t i = n->ino - INO_NODE_FIRST;
+
+	__atomic_store_n(slot_of(fs, n->ino), NULL, __ATOMIC_RELEASE);
+	if (i < fs->node_free)
+		fs->node_free = i;
 }
 
 static int node_cmp(const struct gmfs_node *n, const struct gmfs_file *file,
@@ -71,7 +128,8 @@ struct gmfs_node *gmfs_node_get(struct gmfs *fs, const struct gmfs_file *file,
 	n->file = file;
 	n->start = start;
 	n->size = size;
-	if (name && !(n->name = strdup(name))) {
+	if ((name && !(n->name = strdup(name))) || !ino_take(fs, n)) {
+		free(n->name);
 		free(n);
 		return NULL;
 	}
@@ -79,22 +137,57 @@ struct gmfs_node *gmfs_node_get(struct gmfs *fs, const struct gmfs_file *file,
 		(fs->nnodes - i) * sizeof(*fs->nodes));
 	fs->nodes[i] = n;
 	fs->nnodes++;
+	n->indexed = true;
 	return n;
 }
 
-void gmfs_node_forget(struct gmfs *fs, struct gmfs_node *n, uint64_t count)
+/* Take N out of the index by name (it stays known by its number). */
+static void node_unindex(struct gmfs *fs, struct gmfs_node *n)
 {
 	size_t i;
 
-	n->nlookup -= count < n->nlookup ? count : n->nlookup;
-	if (n->nlookup || n->opened)
+	if (!n->indexed)
 		return;
 	i = node_search(fs, n->file, n->start, n->size, n->name);
 	memmove(&fs->nodes[i], &fs->nodes[i + 1],
 		(fs->nnodes - i - 1) * sizeof(*fs->nodes));
 	fs->nnodes--;
+	n->indexed = false;
+}
+
+void gmfs_node_forget(struct gmfs *fs, struct gmfs_node *n, uint64_t count)
+{
+	n->nlookup -= count < n->nlookup ? count : n->nlookup;
+	if (n->nlookup || n->opened)
+		return;
+	node_unindex(fs, n);
+	ino_give_back(fs, n);
 	free(n->name);
 	free(n);
+}
+
+int gmfs_node_rename(struct gmfs *fs, struct gmfs_node *n, const char *name)
+{
+	char *copy = strdup(name);
+	size_t i;
+
+	if (!copy)
+		return -ENOMEM;
+	i = node_search(fs, n->file, 0, 0, name);
+	if (i < fs->nnodes && !node_cmp(fs->nodes[i], n->file, 0, 0, name) &&
+	    fs->nodes[i] != n)
+		node_unindex(fs, fs->nodes[i]); /* replaced: the kernel's alone */
+	node_unindex(fs, n);
+	free(n->name);
+	n->name = copy;
+	/* n is out of the array, which has room for it again. */
+	i = node_search(fs, n->file, 0, 0, name);
+	memmove(&fs->nodes[i + 1], &fs->nodes[i],
+		(fs->nnodes - i) * sizeof(*fs->nodes));
+	fs->nodes[i] = n;
+	fs->nnodes++;
+	n->indexed = true;
+	return 0;
 }
 
 void gmfs_node_close(struct gmfs *fs, struct gmfs_node *node)
@@ -129,9 +222,14 @@ void gmfs_free_all(struct gmfs *fs)
 	/* Files still open when the daemon was told to end. */
 	while (fs->handles)
 		fs->handles->file->handle_free(fs, fs->handles);
-	for (size_t i = 0; i < fs->nnodes; i++) {
-		free(fs->nodes[i]->name);
-		free(fs->nodes[i]);
+	for (size_t c = 0; c < NODE_CHUNKS && fs->node_chunks[c]; c++) {
+		for (size_t i = 0; i < NODE_CHUNK; i++)
+			if (fs->node_chunks[c][i]) {
+				free(fs->node_chunks[c][i]->name);
+				free(fs->node_chunks[c][i]);
+			}
+		free(fs->node_chunks[c]);
+		fs->node_chunks[c] = NULL;
 	}
 	free(fs->nodes);
 	fs->nodes = NULL;
@@ -204,7 +302,7 @@ size_t gmfs_changes_take(struct gmfs *fs, fuse_ino_t except,
 			continue;
 		if (!node->opened)
 			node->may_cache = false;
-		if ((fuse_ino_t)(uintptr_t)node == except)
+		if (node->ino == except)
 			continue;
 		more = realloc(*out, (n + 1) * sizeof(**out));
 		if (!more) {
@@ -221,7 +319,7 @@ size_t gmfs_changes_take(struct gmfs *fs, fuse_ino_t except,
 			a = node->start;
 			b = node_last;
 		}
-		(*out)[n].ino = (fuse_ino_t)(uintptr_t)node;
+		(*out)[n].ino = node->ino;
 		(*out)[n].off = (off_t)(a - node->start);
 		/* A length past off_t's range means "to the end": 0. */
 		(*out)[n].len = b - a + 1 > INT64_MAX ? 0 : (off_t)(b - a + 1);

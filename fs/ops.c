@@ -4,6 +4,7 @@
  * names and directories are the tree's.
  */
 #include <errno.h>
+#include <unistd.h>
 
 #include "gmemfs.h"
 
@@ -86,18 +87,33 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-/* chmod, truncate, utimens: a kind without setattr refuses them all. */
+/* The time bits of a setattr. */
+#define SET_TIMES                                                              \
+	(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | \
+	 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
+
+/*
+ * chmod, chown, truncate, utimens. A chown to the owner every file has
+ * already is a no-op (tar -x and cp -a make one), to anyone else EPERM;
+ * a kind without setattr accepts that and times alone, and refuses the
+ * rest with EACCES.
+ */
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
 	struct gmfs_inode in;
-	int rc;
+	int rc = 0;
 
 	if (!inode_of(req, ino, &in))
 		return;
-	rc = in.file->setattr
-		 ? in.file->setattr(fs_of(req), &in, attr, to_set, fi)
-		 : -EACCES;
+	if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != getuid()) ||
+	    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != getgid()))
+		rc = -EPERM;
+	to_set &= ~(FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
+	if (rc == 0 && in.file->setattr)
+		rc = in.file->setattr(fs_of(req), &in, attr, to_set, fi);
+	else if (rc == 0 && (to_set & ~SET_TIMES))
+		rc = -EACCES;
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -177,12 +193,14 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	if (in.file->listxattr)
 		in.file->listxattr(req, fs_of(req), &in, size);
+	else if (size) /* an empty list, not its size */
+		fuse_reply_buf(req, NULL, 0);
 	else
 		fuse_reply_xattr(req, 0);
 }
 
-/* A region always has a label (set it to "" to clear it), and no file
- * has another attribute: EPERM unless a kind says otherwise. */
+/* No file has an attribute to remove (a region's label is set to "" to
+ * clear it, region.c): ENODATA unless a kind says otherwise. */
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct gmfs_inode in;
@@ -191,7 +209,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	fuse_reply_err(req, in.file->removexattr
 				? -in.file->removexattr(fs_of(req), &in, name)
-				: EPERM);
+				: ENODATA);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -214,12 +232,18 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, EACCES);
 }
 
+/* mv within one directory whose kind of entries renames (snapshots/). */
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
-	fuse_reply_err(req, EACCES);
+	const struct gmfs_file *entries = entries_of(req, parent);
+
+	if (parent == newparent && entries && entries->rename)
+		fuse_reply_err(req, -entries->rename(fs_of(req), name,
+						     newname, flags));
+	else
+		fuse_reply_err(req, EACCES);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,

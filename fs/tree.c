@@ -74,7 +74,7 @@ bool gmfs_inode(struct gmfs *fs, fuse_ino_t ino, struct gmfs_inode *in)
 	memset(in, 0, sizeof(*in));
 	in->ino = ino;
 	/* The kernel only sends node numbers we gave it. */
-	if ((in->node = gmfs_node_of(ino))) {
+	if ((in->node = gmfs_node_of(fs, ino))) {
 		in->file = in->node->file;
 		return true;
 	}
@@ -159,7 +159,7 @@ void gmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void forget_one(struct gmfs *fs, fuse_ino_t ino, uint64_t n)
 {
-	struct gmfs_node *node = gmfs_node_of(ino);
+	struct gmfs_node *node = gmfs_node_of(fs, ino);
 
 	if (node)
 		gmfs_node_forget(fs, node, n);

@@ -58,8 +58,6 @@ static int mem_setattr(struct gmfs *fs, const struct gmfs_inode *in,
 	uint64_t size = (uint64_t)attr->st_size;
 
 	(void)in, (void)fi;
-	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
-		return -EPERM;
 	if ((to_set & FUSE_SET_ATTR_SIZE) && size &&
 	    size - 1 > gm_guest_last_addr(fs->guest))
 		return -EFBIG;
