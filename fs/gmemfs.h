@@ -115,6 +115,10 @@ struct gmfs_file {
 			  const struct gmfs_inode *in, size_t size);
 	int (*removexattr)(struct gmfs *fs, const struct gmfs_inode *in,
 			   const char *name);
+	/* SEEK_DATA / SEEK_HOLE from OFF into *TO; under the lock. NULL:
+	 * the whole file is data */
+	int (*lseek)(struct gmfs *fs, const struct gmfs_inode *in, off_t off,
+		     int whence, off_t *to);
 	/* free handle H at exit; under the lock */
 	void (*handle_free)(struct gmfs *fs, struct gmfs_handle *h);
 

@@ -260,6 +260,40 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	fuse_reply_err(req, EACCES);
 }
 
+/*
+ * lseek's SEEK_DATA and SEEK_HOLE (the kernel answers the others): a
+ * kind's own map of data (mem: the mapped ranges), else all data up to
+ * st_size. Never ENOSYS, which would make the kernel stop asking for
+ * every file.
+ */
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	struct gmfs *fs = fs_of(req);
+	struct gmfs_inode in;
+	struct stat st;
+	off_t to = off;
+	int rc;
+
+	(void)fi;
+	if (!inode_of(req, ino, &in))
+		return;
+	gm_guest_lock(fs->guest);
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		rc = -EINVAL;
+	else if (in.file->lseek)
+		rc = in.file->lseek(fs, &in, off, whence, &to);
+	else if ((rc = gmfs_stat(fs, &in, &st)) == 0 && off >= st.st_size)
+		rc = -ENXIO;
+	else if (rc == 0 && whence == SEEK_HOLE)
+		to = st.st_size;
+	gm_guest_unlock(fs->guest);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_lseek(req, to);
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
@@ -296,4 +330,5 @@ const struct fuse_lowlevel_ops gmfs_ops = {
     .setxattr = op_setxattr,
     .listxattr = op_listxattr,
     .removexattr = op_removexattr,
+    .lseek = op_lseek,
 };
