@@ -13,6 +13,49 @@ static struct gmfs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/*
+ * Who may do what. The owner (the daemon's user) and root may do
+ * anything: a debugger's access, whatever a region's protection says, so
+ * no default_permissions. With -o allow_other every other user gets what
+ * a file's "other" bits say (maps, info and log are 0444, directories
+ * 0755, the rest 0600): to read those and list, never to change anything.
+ */
+static bool is_owner(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	return ctx->uid == getuid() || ctx->uid == 0;
+}
+
+/* Whether REQ may open IN for MODE (R_OK, W_OK); false after replying
+ * EACCES. */
+static bool may(fuse_req_t req, const struct gmfs_inode *in, int mode)
+{
+	struct gmfs *fs = fs_of(req);
+	struct stat st;
+	bool ok;
+
+	if (is_owner(req))
+		return true;
+	gm_guest_lock(fs->guest);
+	ok = gmfs_stat(fs, in, &st) == 0 &&
+	     (!(mode & R_OK) || (st.st_mode & S_IROTH)) &&
+	     (!(mode & W_OK) || (st.st_mode & S_IWOTH));
+	gm_guest_unlock(fs->guest);
+	if (!ok)
+		fuse_reply_err(req, EACCES);
+	return ok;
+}
+
+/* Changes are the owner's; false after replying EACCES. */
+static bool may_change(fuse_req_t req)
+{
+	if (is_owner(req))
+		return true;
+	fuse_reply_err(req, EACCES);
+	return false;
+}
+
 /* The inode INO of REQ, or false after replying ENOENT. */
 static bool inode_of(fuse_req_t req, fuse_ino_t ino, struct gmfs_inode *in)
 {
@@ -28,6 +71,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc;
 
 	if (!inode_of(req, ino, &in))
+		return;
+	if (!may(req, &in,
+		 (fi->flags & O_ACCMODE) == O_RDONLY   ? R_OK
+		 : (fi->flags & O_ACCMODE) == O_WRONLY ? W_OK
+						       : R_OK | W_OK))
 		return;
 	rc = in.file->open(fs_of(req), &in, fi);
 	if (rc)
@@ -104,7 +152,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct gmfs_inode in;
 	int rc = 0;
 
-	if (!inode_of(req, ino, &in))
+	if (!inode_of(req, ino, &in) || !may_change(req))
 		return;
 	if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != getuid()) ||
 	    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != getgid()))
@@ -134,6 +182,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	const struct gmfs_file *entries = entries_of(req, parent);
 
+	if (!may_change(req))
+		return;
 	if (entries && entries->unlink)
 		fuse_reply_err(req, -entries->unlink(fs_of(req), name));
 	else
@@ -151,6 +201,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc = -EACCES;
 
 	(void)mode;
+	if (!may_change(req))
+		return;
 	if (entries && entries->create)
 		rc = entries->create(fs_of(req), name, fi, &e);
 	if (rc)
@@ -164,7 +216,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct gmfs_inode in;
 
-	if (!inode_of(req, ino, &in))
+	if (!inode_of(req, ino, &in) || !may(req, &in, R_OK))
 		return;
 	if (in.file->getxattr)
 		in.file->getxattr(req, fs_of(req), &in, name, size);
@@ -177,7 +229,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct gmfs_inode in;
 
-	if (!inode_of(req, ino, &in))
+	if (!inode_of(req, ino, &in) || !may_change(req))
 		return;
 	fuse_reply_err(req, in.file->setxattr
 				? -in.file->setxattr(fs_of(req), &in, name,
@@ -189,7 +241,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct gmfs_inode in;
 
-	if (!inode_of(req, ino, &in))
+	if (!inode_of(req, ino, &in) || !may(req, &in, R_OK))
 		return;
 	if (in.file->listxattr)
 		in.file->listxattr(req, fs_of(req), &in, size);
@@ -205,7 +257,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct gmfs_inode in;
 
-	if (!inode_of(req, ino, &in))
+	if (!inode_of(req, ino, &in) || !may_change(req))
 		return;
 	fuse_reply_err(req, in.file->removexattr
 				? -in.file->removexattr(fs_of(req), &in, name)
@@ -239,6 +291,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	const struct gmfs_file *entries = entries_of(req, parent);
 
+	if (!may_change(req))
+		return;
 	if (parent == newparent && entries && entries->rename)
 		fuse_reply_err(req, -entries->rename(fs_of(req), name,
 						     newname, flags));
