@@ -193,3 +193,11 @@ print(tryit(os.write, w, b"0x10\nunmap 0x10000 0x4000\nsave x\n"))
 	[ "$s" -lt $((1 << 32)) ]
 	[ "$s" != "$i1" ]
 }
+
+@test "a map the host cannot back fails with ENOSPC, the errno of a save without host memory" {
+	mount_guest
+	run ask_errno ctl 'map 0x4000000000000000 0x4000000000000000'
+	[ "$output" = ENOSPC ]
+	tail -n 1 "$MNT/log" | grep -q 'error: map: cannot allocate 0x4000000000000000 bytes of host memory'
+	maps_are '00007ffffffde000-00007ffffffff000 rw- [stack]'
+}
