@@ -139,7 +139,8 @@ struct gmfs_file {
 /* The kinds of files, each in fs/files/. */
 extern const struct gmfs_file gmfs_region_file;	  /* regions/START-END */
 extern const struct gmfs_file gmfs_mem_file;	  /* mem */
-extern const struct gmfs_file gmfs_text_file;	  /* maps, info, log */
+extern const struct gmfs_file gmfs_text_file;	  /* maps, info */
+extern const struct gmfs_file gmfs_log_file;	  /* log */
 extern const struct gmfs_file gmfs_control_file;  /* ctl, map, unmap, ... */
 extern const struct gmfs_file gmfs_reg_file;	  /* regs/NAME */
 extern const struct gmfs_file gmfs_snapshot_file; /* snapshots/NAME */

@@ -20,11 +20,6 @@ static int info_text(struct gmfs *fs, struct gm_text *out)
 	return gm_info_text(fs->guest, out);
 }
 
-static int log_text(struct gmfs *fs, struct gm_text *out)
-{
-	return gm_cmd_log_text(fs->cmd, out);
-}
-
 static int stack_text(struct gmfs *fs, struct gm_text *out)
 {
 	return gm_stack_text(fs->guest, out);
@@ -54,7 +49,7 @@ static const struct gmfs_fixed fixed[] = {
     {.name = "snapshots", .file = &dir_file, .entries = &gmfs_snapshot_file},
     {.name = "regs", .file = &dir_file, .entries = &gmfs_reg_file},
     {.name = "info", .file = &gmfs_text_file, .text = info_text},
-    {.name = "log", .file = &gmfs_text_file, .text = log_text},
+    {.name = "log", .file = &gmfs_log_file},
 };
 
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "error.h"
 #include "text.h"
@@ -49,6 +50,16 @@ void gm_cmd_log_add(struct gm_cmd_ctx *c, const char *what, int result,
  * and its first answer line, "ok", or "error: MESSAGE". Bytes outside
  * printable ASCII are written \xNN, so no command can forge a line. */
 int gm_cmd_log_text(const struct gm_cmd_ctx *c, struct gm_text *out);
+
+/* The log as a stream of the lines logged since C was made: START is the
+ * offset of the oldest line kept, END the stream's length, TIME when a
+ * line was last added (zero before any). */
+void gm_cmd_log_span(const struct gm_cmd_ctx *c, uint64_t *start,
+		     uint64_t *end, struct timespec *time);
+/* Append to OUT at most SIZE bytes of the stream from offset FROM (from
+ * the oldest kept line when FROM is older). -ENOMEM. */
+int gm_cmd_log_read(const struct gm_cmd_ctx *c, uint64_t from, size_t size,
+		    struct gm_text *out);
 
 /* The texts of files that are views of the guest (SPEC §2, §4). */
 int gm_maps_text(const struct gm_guest *g, struct gm_text *out);
