@@ -145,6 +145,23 @@ extern const struct gmfs_file gmfs_control_file;  /* ctl, map, unmap, ... */
 extern const struct gmfs_file gmfs_reg_file;	  /* regs/NAME */
 extern const struct gmfs_file gmfs_snapshot_file; /* snapshots/NAME */
 
+/* When the region of [start, last] last changed (bytes, mapping or
+ * protection): one per region that changed since the mount, sorted. */
+struct gmfs_stamp {
+	uint64_t start, last;
+	struct timespec time;
+};
+
+/* A file whose mtime is when its text (or listing) was first seen
+ * different: maps, info, regions/, snapshots/. */
+struct gmfs_watch {
+	uint32_t crc;
+	uint64_t len;
+	struct timespec time;
+	bool seen;
+};
+#define GMFS_WATCHES 64 /* by inode number: the fixed files */
+
 struct gmfs {
 	struct gm_guest *guest;
 	struct gm_cmd_ctx *cmd;
@@ -158,6 +175,12 @@ struct gmfs {
 	struct gmfs_node **node_chunks[NODE_CHUNKS];
 	size_t node_free;
 	struct gmfs_handle *handles; /* open files and directories */
+	/* Times: the regions', the last change of any byte (mem's), and
+	 * the watched files'. Under the lock. */
+	struct gmfs_stamp *stamps;
+	size_t nstamps, stamps_cap;
+	struct timespec changed;
+	struct gmfs_watch watches[GMFS_WATCHES];
 	const char *state_path;	     /* --state, absolute; or NULL */
 	int state_lock;		     /* FILE.lock, held until it is written */
 };
@@ -186,6 +209,8 @@ extern const struct fuse_lowlevel_ops gmfs_ops;
 /* tree.c: inodes, names, attributes, directories */
 bool gmfs_inode(struct gmfs *fs, fuse_ino_t ino, struct gmfs_inode *in);
 int gmfs_stat(struct gmfs *fs, const struct gmfs_inode *in, struct stat *st);
+/* Before serving: what the watched files show at the mount. */
+void gmfs_times_start(struct gmfs *fs);
 void gmfs_reply_attr(fuse_req_t req, struct gmfs *fs,
 		     const struct gmfs_inode *in);
 void gmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
@@ -220,6 +245,14 @@ void gmfs_handle_remove(struct gmfs *fs, struct gmfs_handle *h);
 void gmfs_free_all(struct gmfs *fs);
 /* The fields of INO's stat common to every file. */
 void gmfs_stat_init(struct gmfs *fs, fuse_ino_t ino, struct stat *st);
+/* ST's mtime and ctime: the last change of the regions in [START,
+ * LAST], if any changed since the mount. */
+void gmfs_stat_range_times(struct gmfs *fs, uint64_t start, uint64_t last,
+			   struct stat *st);
+/* The fixed file INO shows LEN BYTES now: its mtime and ctime in ST (if
+ * not NULL) are when that was first seen (the mount time at first). */
+void gmfs_watch(struct gmfs *fs, fuse_ino_t ino, const void *bytes,
+		size_t len, struct stat *st);
 /* Reply SIZE bytes of TEXT from OFF on (none past its end). */
 void gmfs_reply_text(fuse_req_t req, const struct gm_text *text, size_t size,
 		     off_t off);

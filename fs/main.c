@@ -607,6 +607,7 @@ int main(int argc, char **argv)
 	fs.state_lock = opts.state_lock;
 	fs.cmd = gm_cmd_ctx_new(fs.guest);
 	if (fs.cmd) {
+		gmfs_times_start(&fs);
 		status = serve(&fs, &opts);
 	} else {
 		fprintf(stderr, "gmemfs: out of memory\n");

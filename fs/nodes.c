@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crc32c.h"
 #include "gmemfs.h"
+#include "regions.h"
 
 /* The slot of inode INO, or NULL. Read without the lock: a chunk, once
  * made, stays, and the kernel only sends numbers of nodes it knows. */
@@ -233,6 +235,8 @@ void gmfs_free_all(struct gmfs *fs)
 	}
 	free(fs->nodes);
 	fs->nodes = NULL;
+	free(fs->stamps);
+	fs->stamps = NULL;
 	fs->nnodes = fs->cap = 0;
 }
 
@@ -277,9 +281,109 @@ void gmfs_dir_add(fuse_req_t req, struct gm_text *d, const char *name,
 	gm_text_add(d, entry, need);
 }
 
+static size_t stamp_first(const struct gmfs *fs, uint64_t at)
+{
+	size_t lo = 0, hi = fs->nstamps;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (fs->stamps[mid].last < at)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * The regions in [LO, LAST] changed NOW: their stamps replace the ones
+ * there. A change's span covers every region whose range it changed, so
+ * the stamps stay the ranges of regions. No memory: the stamps there are
+ * dropped, and those regions show an older time.
+ */
+static void stamps_update(struct gmfs *fs, uint64_t lo, uint64_t last,
+			  struct timespec now)
+{
+	size_t i = stamp_first(fs, lo), j = i, n, first, k = 0;
+	const struct gm_region *r = gm_regions(fs->guest, &n);
+	size_t hi = n;
+
+	while (j < fs->nstamps && fs->stamps[j].start <= last)
+		j++;
+	for (first = 0; first < hi;) {
+		size_t mid = first + (hi - first) / 2;
+
+		if (r[mid].start + (r[mid].size - 1) < lo)
+			first = mid + 1;
+		else
+			hi = mid;
+	}
+	while (first + k < n && r[first + k].start <= last)
+		k++;
+	if (fs->nstamps - (j - i) + k > fs->stamps_cap) {
+		size_t cap = 2 * (fs->nstamps + k) + 16;
+		struct gmfs_stamp *v =
+		    realloc(fs->stamps, cap * sizeof(*fs->stamps));
+
+		if (!v)
+			k = 0;
+		else {
+			fs->stamps = v;
+			fs->stamps_cap = cap;
+		}
+	}
+	memmove(&fs->stamps[i + k], &fs->stamps[j],
+		(fs->nstamps - j) * sizeof(*fs->stamps));
+	fs->nstamps = fs->nstamps - (j - i) + k;
+	for (size_t m = 0; m < k; m++) {
+		fs->stamps[i + m].start = r[first + m].start;
+		fs->stamps[i + m].last = r[first + m].start + (r[first + m].size - 1);
+		fs->stamps[i + m].time = now;
+	}
+}
+
+static bool time_after(struct timespec a, struct timespec b)
+{
+	return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec
+				    : a.tv_nsec > b.tv_nsec;
+}
+
+void gmfs_stat_range_times(struct gmfs *fs, uint64_t start, uint64_t last,
+			   struct stat *st)
+{
+	for (size_t i = stamp_first(fs, start);
+	     i < fs->nstamps && fs->stamps[i].start <= last; i++)
+		if (time_after(fs->stamps[i].time, st->st_mtim))
+			st->st_mtim = st->st_ctim = fs->stamps[i].time;
+}
+
+void gmfs_watch(struct gmfs *fs, fuse_ino_t ino, const void *bytes,
+		size_t len, struct stat *st)
+{
+	struct gmfs_watch *w;
+	uint32_t crc;
+
+	if (ino >= GMFS_WATCHES)
+		return;
+	w = &fs->watches[ino];
+	crc = gm_crc32c(0, bytes, len);
+	if (!w->seen) {
+		w->seen = true;
+		w->time = (struct timespec){.tv_sec = fs->mounted};
+	} else if (crc != w->crc || len != w->len) {
+		clock_gettime(CLOCK_REALTIME, &w->time);
+	}
+	w->crc = crc;
+	w->len = len;
+	if (st)
+		st->st_mtim = st->st_ctim = w->time;
+}
+
 /*
  * The parts of region nodes overlapping the guest's change since the last
- * call. Only region files set may_cache.
+ * call (only region files set may_cache); the regions there, and mem, take
+ * the time of the change.
  */
 size_t gmfs_changes_take(struct gmfs *fs, fuse_ino_t except,
 			 struct gmfs_inval **out)
@@ -290,6 +394,8 @@ size_t gmfs_changes_take(struct gmfs *fs, fuse_ino_t except,
 	*out = NULL;
 	if (!gm_guest_take_changes(fs->guest, &lo, &last))
 		return 0;
+	clock_gettime(CLOCK_REALTIME, &fs->changed);
+	stamps_update(fs, lo, last, fs->changed);
 	for (size_t i = 0; i < fs->nnodes; i++) {
 		struct gmfs_node *node = fs->nodes[i];
 		uint64_t node_last = node->start + (node->size - 1);

@@ -87,6 +87,22 @@ bool gmfs_inode(struct gmfs *fs, fuse_ino_t ino, struct gmfs_inode *in)
 	return true;
 }
 
+void gmfs_times_start(struct gmfs *fs)
+{
+	struct gmfs_inode in;
+	struct gmfs_inval *inval;
+	struct stat st;
+
+	gm_guest_lock(fs->guest);
+	/* The options' changes are the mount's: nothing is cached yet. */
+	gmfs_changes_take(fs, 0, &inval);
+	free(inval);
+	for (size_t i = 0; i < NFIXED; i++)
+		if (gmfs_inode(fs, fixed_ino(&fixed[i]), &in))
+			gmfs_stat(fs, &in, &st);
+	gm_guest_unlock(fs->guest);
+}
+
 int gmfs_stat(struct gmfs *fs, const struct gmfs_inode *in, struct stat *st)
 {
 	gmfs_stat_init(fs, in->ino, st);
@@ -201,12 +217,22 @@ struct dir_handle {
 	struct gm_text text;
 };
 
+/* A directory of entries moves its mtime when its listing changes (the
+ * root's never does). */
 static int dir_stat(struct gmfs *fs, const struct gmfs_inode *in,
 		    struct stat *st)
 {
-	(void)fs, (void)in;
+	struct gm_text d;
+
 	st->st_mode = S_IFDIR | 0755;
 	st->st_nlink = 2;
+	if (!in->fixed->entries)
+		return 0;
+	gm_text_init(&d);
+	if (in->fixed->entries->list(NULL, fs, &d) == 0 &&
+	    gm_text_status(&d) == 0)
+		gmfs_watch(fs, in->ino, d.buf, d.len, st);
+	gm_text_free(&d);
 	return 0;
 }
 
@@ -267,6 +293,7 @@ void gmfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rc = dir_fill(req, fs, &in, &d->text);
 	if (!rc)
 		rc = gm_text_status(&d->text);
+
 	if (rc)
 		dir_free(fs, &d->h);
 	gm_guest_unlock(fs->guest);

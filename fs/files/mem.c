@@ -19,6 +19,8 @@ static int mem_stat(struct gmfs *fs, const struct gmfs_inode *in,
 	(void)in;
 	st->st_mode = S_IFREG | 0600;
 	st->st_size = last > INT64_MAX ? INT64_MAX : (off_t)(last + 1);
+	if (fs->changed.tv_sec) /* any byte, anywhere */
+		st->st_mtim = st->st_ctim = fs->changed;
 	return 0;
 }
 

@@ -56,6 +56,8 @@ static int region_stat(struct gmfs *fs, const struct gmfs_inode *in,
 		      (perms & GM_PERM_X ? 0100 : 0);
 	st->st_size = in->node->size > INT64_MAX ? INT64_MAX : in->node->size;
 	st->st_blocks = st->st_size / 512;
+	gmfs_stat_range_times(fs, in->node->start,
+			      in->node->start + (in->node->size - 1), st);
 	return 0;
 }
 

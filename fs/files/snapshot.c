@@ -206,8 +206,12 @@ static int node_stat(struct gmfs *fs, const struct gmfs_node *node,
 
 	if (rc < 0)
 		return rc;
+	const struct gm_snapshot *s = gm_snap_find(fs->guest, node->name);
+
 	st->st_mode = S_IFREG | 0600; /* writing replaces it */
 	st->st_size = (off_t)size;
+	if (s && !node->importing) /* when it was saved or imported */
+		st->st_mtim = st->st_ctim = s->made;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	return 0;
 }
