@@ -116,9 +116,10 @@ int gm_snap_name_check(const char *name, struct gm_error *err)
 				       "a snapshot name cannot hold '/' or "
 				       "control characters");
 		if (spoofing_char((const unsigned char *)name + i, len - i))
-			return gm_fail(err, EINVAL,
-				       "a snapshot name cannot hold control "
-				       "or bidirectional formatting characters");
+			return gm_fail(
+			    err, EINVAL,
+			    "a snapshot name cannot hold control "
+			    "or bidirectional formatting characters");
 	}
 	return 0;
 }

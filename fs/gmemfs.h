@@ -36,8 +36,8 @@ struct gmfs_file;
 struct gmfs_node {
 	const struct gmfs_file *file; /* its kind */
 	fuse_ino_t ino;
-	uint64_t start, size;	      /* region files */
-	char *name;		      /* snapshot files */
+	uint64_t start, size; /* region files */
+	char *name;	      /* snapshot files */
 	uint64_t nlookup;
 	unsigned opened; /* open file handles */
 	/* snapshot files: handles writing a new file, and the size of the
@@ -181,8 +181,8 @@ struct gmfs {
 	size_t nstamps, stamps_cap;
 	struct timespec changed;
 	struct gmfs_watch watches[GMFS_WATCHES];
-	const char *state_path;	     /* --state, absolute; or NULL */
-	int state_lock;		     /* FILE.lock, held until it is written */
+	const char *state_path; /* --state, absolute; or NULL */
+	int state_lock;		/* FILE.lock, held until it is written */
 };
 
 /* A span of one node's pages the kernel must drop. */
@@ -251,8 +251,8 @@ void gmfs_stat_range_times(struct gmfs *fs, uint64_t start, uint64_t last,
 			   struct stat *st);
 /* The fixed file INO shows LEN BYTES now: its mtime and ctime in ST (if
  * not NULL) are when that was first seen (the mount time at first). */
-void gmfs_watch(struct gmfs *fs, fuse_ino_t ino, const void *bytes,
-		size_t len, struct stat *st);
+void gmfs_watch(struct gmfs *fs, fuse_ino_t ino, const void *bytes, size_t len,
+		struct stat *st);
 /* Reply SIZE bytes of TEXT from OFF on (none past its end). */
 void gmfs_reply_text(fuse_req_t req, const struct gm_text *text, size_t size,
 		     off_t off);

@@ -24,8 +24,8 @@ static struct gmfs_node **slot_of(struct gmfs *fs, fuse_ino_t ino)
 	i = ino - INO_NODE_FIRST;
 	if (i / NODE_CHUNK >= NODE_CHUNKS)
 		return NULL;
-	chunk = __atomic_load_n(&fs->node_chunks[i / NODE_CHUNK],
-				__ATOMIC_ACQUIRE);
+	chunk =
+	    __atomic_load_n(&fs->node_chunks[i / NODE_CHUNK], __ATOMIC_ACQUIRE);
 	return chunk ? &chunk[i % NODE_CHUNK] : NULL;
 }
 
@@ -178,7 +178,8 @@ int gmfs_node_rename(struct gmfs *fs, struct gmfs_node *n, const char *name)
 	i = node_search(fs, n->file, 0, 0, name);
 	if (i < fs->nnodes && !node_cmp(fs->nodes[i], n->file, 0, 0, name) &&
 	    fs->nodes[i] != n)
-		node_unindex(fs, fs->nodes[i]); /* replaced: the kernel's alone */
+		node_unindex(fs,
+			     fs->nodes[i]); /* replaced: the kernel's alone */
 	node_unindex(fs, n);
 	free(n->name);
 	n->name = copy;
@@ -338,7 +339,8 @@ static void stamps_update(struct gmfs *fs, uint64_t lo, uint64_t last,
 	fs->nstamps = fs->nstamps - (j - i) + k;
 	for (size_t m = 0; m < k; m++) {
 		fs->stamps[i + m].start = r[first + m].start;
-		fs->stamps[i + m].last = r[first + m].start + (r[first + m].size - 1);
+		fs->stamps[i + m].last =
+		    r[first + m].start + (r[first + m].size - 1);
 		fs->stamps[i + m].time = now;
 	}
 }
@@ -358,8 +360,8 @@ void gmfs_stat_range_times(struct gmfs *fs, uint64_t start, uint64_t last,
 			st->st_mtim = st->st_ctim = fs->stamps[i].time;
 }
 
-void gmfs_watch(struct gmfs *fs, fuse_ino_t ino, const void *bytes,
-		size_t len, struct stat *st)
+void gmfs_watch(struct gmfs *fs, fuse_ino_t ino, const void *bytes, size_t len,
+		struct stat *st)
 {
 	struct gmfs_watch *w;
 	uint32_t crc;

@@ -294,8 +294,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!may_change(req))
 		return;
 	if (parent == newparent && entries && entries->rename)
-		fuse_reply_err(req, -entries->rename(fs_of(req), name,
-						     newname, flags));
+		fuse_reply_err(
+		    req, -entries->rename(fs_of(req), name, newname, flags));
 	else
 		fuse_reply_err(req, EACCES);
 }

@@ -54,8 +54,8 @@ int gm_cmd_log_text(const struct gm_cmd_ctx *c, struct gm_text *out);
 /* The log as a stream of the lines logged since C was made: START is the
  * offset of the oldest line kept, END the stream's length, TIME when a
  * line was last added (zero before any). */
-void gm_cmd_log_span(const struct gm_cmd_ctx *c, uint64_t *start,
-		     uint64_t *end, struct timespec *time);
+void gm_cmd_log_span(const struct gm_cmd_ctx *c, uint64_t *start, uint64_t *end,
+		     struct timespec *time);
 /* Append to OUT at most SIZE bytes of the stream from offset FROM (from
  * the oldest kept line when FROM is older). -ENOMEM. */
 int gm_cmd_log_read(const struct gm_cmd_ctx *c, uint64_t from, size_t size,

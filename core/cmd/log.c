@@ -81,8 +81,8 @@ int gm_cmd_log_text(const struct gm_cmd_ctx *c, struct gm_text *out)
 	return gm_text_status(out);
 }
 
-void gm_cmd_log_span(const struct gm_cmd_ctx *c, uint64_t *start,
-		     uint64_t *end, struct timespec *time)
+void gm_cmd_log_span(const struct gm_cmd_ctx *c, uint64_t *start, uint64_t *end,
+		     struct timespec *time)
 {
 	*start = c->log_start;
 	*end = c->log_end;
