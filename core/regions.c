@@ -455,7 +455,7 @@ int gm_map(struct gm_guest *g, uint64_t addr, uint64_t size, unsigned perms,
 	if (!r.label || !r.block) {
 		free(r.label);
 		gm_block_discard(r.block);
-		return gm_fail(err, ENOMEM,
+		return gm_fail(err, ENOSPC,
 			       "cannot allocate 0x%llx bytes of host memory",
 			       (unsigned long long)size);
 	}

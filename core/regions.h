@@ -50,8 +50,8 @@ const struct gm_region *gm_regions(const struct gm_guest *g, size_t *count);
 const struct gm_region *gm_region_find(const struct gm_guest *g, uint64_t addr);
 
 /* Map [addr, addr+size) with PERMS and LABEL (LABEL NULL: "[mapped]").
- * -EINVAL bad range or perms, -EEXIST not free, -ENOSPC region limit,
- * -ENOMEM no host memory. */
+ * -EINVAL bad range or perms, -EEXIST not free, -ENOSPC the region limit
+ * or no host memory for it (as a save without host memory). */
 int gm_map(struct gm_guest *g, uint64_t addr, uint64_t size, unsigned perms,
 	   const char *label, size_t label_len, struct gm_error *err);
 

@@ -734,6 +734,37 @@ static int sync_dir(const char *path)
 	return rc;
 }
 
+/*
+ * Create TMP for us alone: O_EXCL and 0600, so that we never write into a
+ * file someone else made (a shared directory). A TMP of ours left by a
+ * crash is replaced; one of another user refused, -EEXIST.
+ */
+static int tmp_create(const char *tmp, struct gm_error *err)
+{
+	struct stat st;
+	int fd;
+
+	for (int tries = 0; tries < 2; tries++) {
+		fd = open(tmp,
+			  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  0600);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+		if (lstat(tmp, &st) < 0)
+			continue; /* gone meanwhile: try again */
+		if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+			return gm_fail(err, EEXIST,
+				       "%s exists and is not a file of ours "
+				       "(uid %u): remove it",
+				       tmp, (unsigned)st.st_uid);
+		unlink(tmp);
+	}
+	if (fd < 0)
+		return gm_fail(err, errno, "cannot create %s: %s", tmp,
+			       strerror(errno));
+	return fd;
+}
+
 int gm_snapfile_store(const struct gm_snapshot *s, const char *path,
 		      struct gm_error *err)
 {
@@ -745,15 +776,15 @@ int gm_snapfile_store(const struct gm_snapshot *s, const char *path,
 	if (!tmp)
 		return gm_fail(err, ENOMEM, "out of memory");
 	strcpy(stpcpy(tmp, path), GM_SNAPFILE_TMP_SUFFIX);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		  mode);
+	fd = tmp_create(tmp, err);
 	if (fd < 0) {
-		rc = gm_fail(err, errno, "cannot create %s: %s", tmp,
-			     strerror(errno));
+		rc = fd;
 		goto out;
 	}
-	fchmod(fd, mode); /* O_CREAT's mode passes the umask */
 	rc = gm_snapfile_write(s, fd_sink, &fd, err);
+	if (rc == 0 && fchmod(fd, mode) < 0) /* PATH's, once written */
+		rc = gm_fail(err, errno, "cannot chmod %s: %s", tmp,
+			     strerror(errno));
 	if (rc == 0 && fsync(fd) < 0)
 		rc = gm_fail(err, errno, "cannot sync %s: %s", tmp,
 			     strerror(errno));

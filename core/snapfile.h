@@ -95,8 +95,10 @@ int gm_snapfile_load(const char *path, const char *name,
 
 /*
  * Replace the file at PATH with S's file, atomically: S goes to PATH +
- * GM_SNAPFILE_TMP_SUFFIX (made with PATH's permissions, or 0600), which
- * is synced and renamed over PATH, and the directory synced. A crash at
+ * GM_SNAPFILE_TMP_SUFFIX (made new with O_EXCL and 0600, then given
+ * PATH's permissions; a temporary file of another user is refused with
+ * -EEXIST), which is synced and renamed over PATH, and the directory
+ * synced. A crash at
  * any moment leaves PATH old or new, never torn. -errno with a message
  * naming the step that failed; the temporary file is removed then.
  */

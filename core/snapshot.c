@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 static size_t snap_index(const struct gm_guest *g, const char *name)
 {
@@ -52,6 +53,7 @@ static void snap_insert(struct gm_guest *g, struct gm_snapshot *s)
 	if (snap_index(g, s->name) != SIZE_MAX)
 		gm_snap_drop(g, s->name, NULL);
 	s->refs = 1; /* the list's */
+	clock_gettime(CLOCK_REALTIME, &s->made);
 	g->snaps[g->nsnaps++] = s;
 	g->snap_bytes += s->stored_bytes;
 }
@@ -76,6 +78,23 @@ static int snap_fits(const struct gm_guest *g, const struct gm_snapshot *s,
 	return 0;
 }
 
+/* Whether the UTF-8 at P (LEFT bytes) starts with a C1 control or a
+ * character that reorders text (bidi marks, embeddings, overrides and
+ * isolates): a name holding one could show as another in `ls`. */
+static bool spoofing_char(const unsigned char *p, size_t left)
+{
+	if (left >= 2 && p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+		return true; /* U+0080-U+009F */
+	if (left >= 2 && p[0] == 0xd8 && p[1] == 0x9c)
+		return true; /* U+061C arabic letter mark */
+	if (left < 3 || p[0] != 0xe2)
+		return false;
+	if (p[1] == 0x80)
+		return p[2] == 0x8e || p[2] == 0x8f || /* U+200E, U+200F */
+		       (p[2] >= 0xaa && p[2] <= 0xae); /* U+202A-U+202E */
+	return p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9; /* U+2066-9 */
+}
+
 int gm_snap_name_check(const char *name, struct gm_error *err)
 {
 	size_t len = name ? strlen(name) : 0;
@@ -96,6 +115,11 @@ int gm_snap_name_check(const char *name, struct gm_error *err)
 			return gm_fail(err, EINVAL,
 				       "a snapshot name cannot hold '/' or "
 				       "control characters");
+		if (spoofing_char((const unsigned char *)name + i, len - i))
+			return gm_fail(
+			    err, EINVAL,
+			    "a snapshot name cannot hold control "
+			    "or bidirectional formatting characters");
 	}
 	return 0;
 }
@@ -403,6 +427,29 @@ out:
 	free(fresh);
 	free(new);
 	return rc;
+}
+
+int gm_snap_rename(struct gm_guest *g, const char *from, const char *to,
+		   struct gm_error *err)
+{
+	size_t i = snap_index(g, from);
+	char *name;
+	int rc;
+
+	if (i == SIZE_MAX)
+		return gm_fail(err, ENOENT, "no snapshot named \"%s\"", from);
+	rc = gm_snap_name_check(to, err);
+	if (rc < 0 || strcmp(from, to) == 0)
+		return rc;
+	name = strdup(to);
+	if (!name)
+		return gm_fail(err, ENOSPC, "no host memory for a snapshot");
+	if (snap_index(g, to) != SIZE_MAX)
+		gm_snap_drop(g, to, NULL);
+	i = snap_index(g, from);
+	free(g->snaps[i]->name);
+	g->snaps[i]->name = name;
+	return 0;
 }
 
 int gm_snap_drop(struct gm_guest *g, const char *name, struct gm_error *err)

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "arch.h"
 #include "error.h"
@@ -50,6 +51,7 @@ struct gm_snapshot {
 	struct gm_snap_region *regions; /* sorted by address */
 	uint64_t *regs;			/* arch->nregs values, table order */
 	uint64_t stored_bytes;		/* non-zero pages held */
+	struct timespec made; /* when it was saved or added (its mtime) */
 	/* From gm_snap_view: the regions' bytes are the guest's memory and
 	 * there is no present bitmap (a page is stored when not zero). */
 	bool borrowed;
@@ -118,6 +120,11 @@ void gm_snap_put(struct gm_snapshot *s);
  * (gm_snapfile_store of a view): what --state does at the end. -errno
  * with a message. */
 int gm_snap_store(struct gm_guest *g, const char *path, struct gm_error *err);
+
+/* Rename snapshot FROM to TO, replacing one named TO; its time stays.
+ * -ENOENT no FROM, -EINVAL bad name, -ENOSPC no host memory. */
+int gm_snap_rename(struct gm_guest *g, const char *from, const char *to,
+		   struct gm_error *err);
 
 /* Delete snapshot NAME. -ENOENT when there is none. */
 int gm_snap_drop(struct gm_guest *g, const char *name, struct gm_error *err);

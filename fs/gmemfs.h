@@ -17,9 +17,12 @@
 
 /* The root is 1, the fixed files of tree.c follow it in their table's
  * order; regs/NAME is 0x100 + the register's index; region and snapshot
- * files are their node's address (as passthrough_ll does). */
-#define INO_ROOT      FUSE_ROOT_ID
-#define INO_REG_FIRST 0x100
+ * files are numbered from 0x10000 on, the lowest free number first. */
+#define INO_ROOT       FUSE_ROOT_ID
+#define INO_REG_FIRST  0x100
+#define INO_NODE_FIRST 0x10000
+#define NODE_CHUNK     1024 /* inode slots are made in chunks of this */
+#define NODE_CHUNKS    1024
 
 struct gmfs;
 struct gmfs_file;
@@ -32,8 +35,9 @@ struct gmfs_file;
  */
 struct gmfs_node {
 	const struct gmfs_file *file; /* its kind */
-	uint64_t start, size;	      /* region files */
-	char *name;		      /* snapshot files */
+	fuse_ino_t ino;
+	uint64_t start, size; /* region files */
+	char *name;	      /* snapshot files */
 	uint64_t nlookup;
 	unsigned opened; /* open file handles */
 	/* snapshot files: handles writing a new file, and the size of the
@@ -41,6 +45,7 @@ struct gmfs_node {
 	unsigned importing;
 	uint64_t open_size;
 	bool may_cache; /* region files: the kernel may hold pages of it */
+	bool indexed;	/* found by name (not replaced by a rename) */
 };
 
 /* A fixed file: one line of the tree's table (tree.c). */
@@ -110,10 +115,10 @@ struct gmfs_file {
 			  const struct gmfs_inode *in, size_t size);
 	int (*removexattr)(struct gmfs *fs, const struct gmfs_inode *in,
 			   const char *name);
-	/* SEEK_DATA or SEEK_HOLE (WHENCE) from OFF: the offset, or -errno
-	 * (-ENXIO past the end). NULL: the whole file is data. */
-	off_t (*lseek)(struct gmfs *fs, const struct gmfs_inode *in, off_t off,
-		       int whence, struct fuse_file_info *fi);
+	/* SEEK_DATA / SEEK_HOLE from OFF into *TO, or -errno (-ENXIO past
+	 * the end); under the lock. NULL: the whole file is data */
+	int (*lseek)(struct gmfs *fs, const struct gmfs_inode *in, off_t off,
+		     int whence, struct fuse_file_info *fi, off_t *to);
 	/* free handle H at exit; under the lock */
 	void (*handle_free)(struct gmfs *fs, struct gmfs_handle *h);
 
@@ -126,16 +131,37 @@ struct gmfs_file {
 	/* a new file NAME, open in FI, its entry in E */
 	int (*create)(struct gmfs *fs, const char *name,
 		      struct fuse_file_info *fi, struct fuse_entry_param *e);
+	/* mv FROM TO within the directory; FLAGS are rename2's */
+	int (*rename)(struct gmfs *fs, const char *from, const char *to,
+		      unsigned flags);
 };
 
 /* The kinds of files, each in fs/files/. */
 extern const struct gmfs_file gmfs_region_file;	  /* regions/START-END */
 extern const struct gmfs_file gmfs_mem_file;	  /* mem */
-extern const struct gmfs_file gmfs_text_file;	  /* maps, info, log */
+extern const struct gmfs_file gmfs_text_file;	  /* maps, info */
+extern const struct gmfs_file gmfs_log_file;	  /* log */
 extern const struct gmfs_file gmfs_control_file;  /* ctl, map, unmap, ... */
 extern const struct gmfs_file gmfs_reg_file;	  /* regs/NAME */
 extern const struct gmfs_file gmfs_snapshot_file; /* snapshots/NAME */
 extern const struct gmfs_file gmfs_core_file;	  /* core */
+
+/* When the region of [start, last] last changed (bytes, mapping or
+ * protection): one per region that changed since the mount, sorted. */
+struct gmfs_stamp {
+	uint64_t start, last;
+	struct timespec time;
+};
+
+/* A file whose mtime is when its text (or listing) was first seen
+ * different: maps, info, regions/, snapshots/. */
+struct gmfs_watch {
+	uint32_t crc;
+	uint64_t len;
+	struct timespec time;
+	bool seen;
+};
+#define GMFS_WATCHES 64 /* by inode number: the fixed files */
 
 struct gmfs {
 	struct gm_guest *guest;
@@ -146,13 +172,22 @@ struct gmfs {
 	 * name (snapshots). Guarded by the guest lock, as everything here. */
 	struct gmfs_node **nodes;
 	size_t nnodes, cap;
+	/* Every node by inode number, and the lowest number maybe free. */
+	struct gmfs_node **node_chunks[NODE_CHUNKS];
+	size_t node_free;
 	struct gmfs_handle *handles; /* open files and directories */
 	/* The thread running a control file's command under the lock, 0 when
 	 * none: load_elf and load_core open their file, and one inside this
 	 * mount would wait for that lock for ever (tree.c refuses it). */
 	pid_t cmd_tid;
-	const char *state_path;	     /* --state, absolute; or NULL */
-	int state_lock;		     /* FILE.lock, held until it is written */
+	/* Times: the regions', the last change of any byte (mem's), and
+	 * the watched files'. Under the lock. */
+	struct gmfs_stamp *stamps;
+	size_t nstamps, stamps_cap;
+	struct timespec changed;
+	struct gmfs_watch watches[GMFS_WATCHES];
+	const char *state_path; /* --state, absolute; or NULL */
+	int state_lock;		/* FILE.lock, held until it is written */
 };
 
 /* A span of one node's pages the kernel must drop. */
@@ -179,6 +214,8 @@ extern const struct fuse_lowlevel_ops gmfs_ops;
 /* tree.c: inodes, names, attributes, directories */
 bool gmfs_inode(struct gmfs *fs, fuse_ino_t ino, struct gmfs_inode *in);
 int gmfs_stat(struct gmfs *fs, const struct gmfs_inode *in, struct stat *st);
+/* Before serving: what the watched files show at the mount. */
+void gmfs_times_start(struct gmfs *fs);
 void gmfs_reply_attr(fuse_req_t req, struct gmfs *fs,
 		     const struct gmfs_inode *in);
 void gmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
@@ -197,7 +234,11 @@ void gmfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 struct gmfs_node *gmfs_node_get(struct gmfs *fs, const struct gmfs_file *file,
 				uint64_t start, uint64_t size,
 				const char *name);
-struct gmfs_node *gmfs_node_of(fuse_ino_t ino); /* NULL: not a node */
+/* NULL: not a node. Not under the lock. */
+struct gmfs_node *gmfs_node_of(struct gmfs *fs, fuse_ino_t ino);
+/* Snapshot node N takes NAME; a node of that name becomes the kernel's
+ * alone (found by number, never by name). -ENOMEM. */
+int gmfs_node_rename(struct gmfs *fs, struct gmfs_node *n, const char *name);
 void gmfs_node_forget(struct gmfs *fs, struct gmfs_node *n, uint64_t count);
 /* A handle of NODE was released: free the node if the kernel forgot it. */
 void gmfs_node_close(struct gmfs *fs, struct gmfs_node *node);
@@ -209,6 +250,14 @@ void gmfs_handle_remove(struct gmfs *fs, struct gmfs_handle *h);
 void gmfs_free_all(struct gmfs *fs);
 /* The fields of INO's stat common to every file. */
 void gmfs_stat_init(struct gmfs *fs, fuse_ino_t ino, struct stat *st);
+/* ST's mtime and ctime: the last change of the regions in [START,
+ * LAST], if any changed since the mount. */
+void gmfs_stat_range_times(struct gmfs *fs, uint64_t start, uint64_t last,
+			   struct stat *st);
+/* The fixed file INO shows LEN BYTES now: its mtime and ctime in ST (if
+ * not NULL) are when that was first seen (the mount time at first). */
+void gmfs_watch(struct gmfs *fs, fuse_ino_t ino, const void *bytes, size_t len,
+		struct stat *st);
 /* Reply SIZE bytes of TEXT from OFF on (none past its end). */
 void gmfs_reply_text(fuse_req_t req, const struct gm_text *text, size_t size,
 		     off_t off);

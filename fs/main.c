@@ -608,12 +608,10 @@ static int serve(struct gmfs *fs, struct options *opts)
 		free(fuse_opts.mountpoint);
 		return EXIT_USAGE;
 	}
-	/* A shell's `&` starts us with SIGINT ignored, and libfuse leaves an
-	 * ignored signal alone; SPEC wants SIGINT to end us wherever. */
-	signal(SIGINT, SIG_DFL);
 	if (fuse_set_signal_handlers(fs->se))
 		goto out_session;
-	if (fuse_session_mount(fs->se, opts->mountpoint))
+	/* libfuse made the mount point absolute: we unmount it from /. */
+	if (fuse_session_mount(fs->se, fuse_opts.mountpoint))
 		goto out_signals;
 	fuse_daemonize(fuse_opts.foreground);
 	if (fuse_opts.singlethread) {
@@ -666,6 +664,12 @@ int main(int argc, char **argv)
 	struct gmfs fs = {.state_lock = -1};
 	int status;
 
+	/* A shell's `&` starts us with SIGINT ignored, and libfuse leaves an
+	 * ignored signal alone; SPEC wants SIGINT and SIGTERM to end us
+	 * wherever, also while --state waits for FILE.lock (before the
+	 * mount, where ending at once leaves nothing behind). */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	if (!parse_options(argc, argv, &opts)) {
 		status = EXIT_USAGE;
 		goto out;
@@ -691,6 +695,7 @@ int main(int argc, char **argv)
 	fs.state_lock = opts.state_lock;
 	fs.cmd = gm_cmd_ctx_new(fs.guest);
 	if (fs.cmd) {
+		gmfs_times_start(&fs);
 		status = serve(&fs, &opts);
 	} else {
 		fprintf(stderr, "gmemfs: out of memory\n");

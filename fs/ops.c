@@ -13,6 +13,49 @@ static struct gmfs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/*
+ * Who may do what. The owner (the daemon's user) and root may do
+ * anything: a debugger's access, whatever a region's protection says, so
+ * no default_permissions. With -o allow_other every other user gets what
+ * a file's "other" bits say (maps, info and log are 0444, directories
+ * 0755, the rest 0600): to read those and list, never to change anything.
+ */
+static bool is_owner(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	return ctx->uid == getuid() || ctx->uid == 0;
+}
+
+/* Whether REQ may open IN for MODE (R_OK, W_OK); false after replying
+ * EACCES. */
+static bool may(fuse_req_t req, const struct gmfs_inode *in, int mode)
+{
+	struct gmfs *fs = fs_of(req);
+	struct stat st;
+	bool ok;
+
+	if (is_owner(req))
+		return true;
+	gm_guest_lock(fs->guest);
+	ok = gmfs_stat(fs, in, &st) == 0 &&
+	     (!(mode & R_OK) || (st.st_mode & S_IROTH)) &&
+	     (!(mode & W_OK) || (st.st_mode & S_IWOTH));
+	gm_guest_unlock(fs->guest);
+	if (!ok)
+		fuse_reply_err(req, EACCES);
+	return ok;
+}
+
+/* Changes are the owner's; false after replying EACCES. */
+static bool may_change(fuse_req_t req)
+{
+	if (is_owner(req))
+		return true;
+	fuse_reply_err(req, EACCES);
+	return false;
+}
+
 /* The inode INO of REQ, or false after replying ENOENT. */
 static bool inode_of(fuse_req_t req, fuse_ino_t ino, struct gmfs_inode *in)
 {
@@ -28,6 +71,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc;
 
 	if (!inode_of(req, ino, &in))
+		return;
+	if (!may(req, &in,
+		 (fi->flags & O_ACCMODE) == O_RDONLY   ? R_OK
+		 : (fi->flags & O_ACCMODE) == O_WRONLY ? W_OK
+						       : R_OK | W_OK))
 		return;
 	rc = in.file->open(fs_of(req), &in, fi);
 	if (rc)
@@ -47,35 +95,6 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		in.file->read(req, fs_of(req), &in, size, off, fi);
 	else
 		fuse_reply_err(req, EBADF);
-}
-
-/* SEEK_DATA and SEEK_HOLE (the kernel does the others). Never ENOSYS:
- * the kernel would stop asking for every file of the mount. */
-static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
-		     struct fuse_file_info *fi)
-{
-	struct gmfs *fs = fs_of(req);
-	struct gmfs_inode in;
-	struct stat st;
-	off_t rc;
-
-	if (!inode_of(req, ino, &in))
-		return;
-	if (in.file->lseek) {
-		rc = in.file->lseek(fs, &in, off, whence, fi);
-	} else {
-		gm_guest_lock(fs->guest);
-		rc = gmfs_stat(fs, &in, &st);
-		gm_guest_unlock(fs->guest);
-		if (rc == 0)
-			rc = off >= st.st_size	   ? -ENXIO
-			     : whence == SEEK_HOLE ? st.st_size
-						   : off;
-	}
-	if (rc < 0)
-		fuse_reply_err(req, (int)-rc);
-	else
-		fuse_reply_lseek(req, rc);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
@@ -116,18 +135,33 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-/* chmod, truncate, utimens: a kind without setattr refuses them all. */
+/* The time bits of a setattr. */
+#define SET_TIMES                                                              \
+	(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | \
+	 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
+
+/*
+ * chmod, chown, truncate, utimens. A chown to the owner every file has
+ * already is a no-op (tar -x and cp -a make one), to anyone else EPERM;
+ * a kind without setattr accepts that and times alone, and refuses the
+ * rest with EACCES.
+ */
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
 	struct gmfs_inode in;
-	int rc;
+	int rc = 0;
 
-	if (!inode_of(req, ino, &in))
+	if (!inode_of(req, ino, &in) || !may_change(req))
 		return;
-	rc = in.file->setattr
-		 ? in.file->setattr(fs_of(req), &in, attr, to_set, fi)
-		 : -EACCES;
+	if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != getuid()) ||
+	    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != getgid()))
+		rc = -EPERM;
+	to_set &= ~(FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
+	if (rc == 0 && in.file->setattr)
+		rc = in.file->setattr(fs_of(req), &in, attr, to_set, fi);
+	else if (rc == 0 && (to_set & ~SET_TIMES))
+		rc = -EACCES;
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -148,6 +182,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	const struct gmfs_file *entries = entries_of(req, parent);
 
+	if (!may_change(req))
+		return;
 	if (entries && entries->unlink)
 		fuse_reply_err(req, -entries->unlink(fs_of(req), name));
 	else
@@ -165,6 +201,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc = -EACCES;
 
 	(void)mode;
+	if (!may_change(req))
+		return;
 	if (entries && entries->create)
 		rc = entries->create(fs_of(req), name, fi, &e);
 	if (rc)
@@ -178,7 +216,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct gmfs_inode in;
 
-	if (!inode_of(req, ino, &in))
+	if (!inode_of(req, ino, &in) || !may(req, &in, R_OK))
 		return;
 	if (in.file->getxattr)
 		in.file->getxattr(req, fs_of(req), &in, name, size);
@@ -191,7 +229,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct gmfs_inode in;
 
-	if (!inode_of(req, ino, &in))
+	if (!inode_of(req, ino, &in) || !may_change(req))
 		return;
 	fuse_reply_err(req, in.file->setxattr
 				? -in.file->setxattr(fs_of(req), &in, name,
@@ -203,25 +241,27 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct gmfs_inode in;
 
-	if (!inode_of(req, ino, &in))
+	if (!inode_of(req, ino, &in) || !may(req, &in, R_OK))
 		return;
 	if (in.file->listxattr)
 		in.file->listxattr(req, fs_of(req), &in, size);
+	else if (size) /* an empty list, not its size */
+		fuse_reply_buf(req, NULL, 0);
 	else
 		fuse_reply_xattr(req, 0);
 }
 
-/* A region always has a label (set it to "" to clear it), and no file
- * has another attribute: EPERM unless a kind says otherwise. */
+/* No file has an attribute to remove (a region's label is set to "" to
+ * clear it, region.c): ENODATA unless a kind says otherwise. */
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct gmfs_inode in;
 
-	if (!inode_of(req, ino, &in))
+	if (!inode_of(req, ino, &in) || !may_change(req))
 		return;
 	fuse_reply_err(req, in.file->removexattr
 				? -in.file->removexattr(fs_of(req), &in, name)
-				: EPERM);
+				: ENODATA);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -244,12 +284,20 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, EACCES);
 }
 
+/* mv within one directory whose kind of entries renames (snapshots/). */
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
-	fuse_reply_err(req, EACCES);
+	const struct gmfs_file *entries = entries_of(req, parent);
+
+	if (!may_change(req))
+		return;
+	if (parent == newparent && entries && entries->rename)
+		fuse_reply_err(
+		    req, -entries->rename(fs_of(req), name, newname, flags));
+	else
+		fuse_reply_err(req, EACCES);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -264,6 +312,39 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 {
 	(void)ino, (void)newparent, (void)newname;
 	fuse_reply_err(req, EACCES);
+}
+
+/*
+ * lseek's SEEK_DATA and SEEK_HOLE (the kernel answers the others): a
+ * kind's own map of data (mem: the mapped ranges), else all data up to
+ * st_size. Never ENOSYS, which would make the kernel stop asking for
+ * every file.
+ */
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	struct gmfs *fs = fs_of(req);
+	struct gmfs_inode in;
+	struct stat st;
+	off_t to = off;
+	int rc;
+
+	if (!inode_of(req, ino, &in))
+		return;
+	gm_guest_lock(fs->guest);
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		rc = -EINVAL;
+	else if (in.file->lseek)
+		rc = in.file->lseek(fs, &in, off, whence, fi, &to);
+	else if ((rc = gmfs_stat(fs, &in, &st)) == 0 && off >= st.st_size)
+		rc = -ENXIO;
+	else if (rc == 0 && whence == SEEK_HOLE)
+		to = st.st_size;
+	gm_guest_unlock(fs->guest);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_lseek(req, to);
 }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 static int state_lock(const char *path, int *lock_fd, struct gm_error *err)
 {
 	char *lock = NULL;
+	struct stat st = {0};
 	int fd, rc = 0;
 
 	if (asprintf(&lock, "%s.lock", path) < 0)
@@ -38,6 +40,15 @@ static int state_lock(const char *path, int *lock_fd, struct gm_error *err)
 	if (fd < 0) {
 		rc = gm_fail(err, errno, "cannot open %s: %s", lock,
 			     strerror(errno));
+		goto out;
+	}
+	/* A lock another user planted would hold us for nothing. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid()) {
+		rc = gm_fail(err, EPERM,
+			     "%s is not a file of ours (uid %u): remove it",
+			     lock, (unsigned)st.st_uid);
+		close(fd);
 		goto out;
 	}
 	for (int tenths = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tenths++) {
@@ -61,19 +72,53 @@ out:
 	return rc;
 }
 
-int gmfs_state_prepare(const char *given, char **path, int *lock_fd,
+/* ASKED with its symbolic links followed, also a last one that points at
+ * nothing yet: the state goes where a link points, and the link stays.
+ * NULL when out of memory. */
+static char *link_target(const char *asked)
+{
+	char *cur = strdup(asked), *next, buf[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	for (int hops = 0; cur && hops < 40; hops++) {
+		const char *slash = strrchr(cur, '/');
+
+		if (lstat(cur, &st) < 0 || !S_ISLNK(st.st_mode))
+			break;
+		n = readlink(cur, buf, sizeof(buf) - 1);
+		if (n < 0)
+			break;
+		buf[n] = '\0';
+		if (buf[0] == '/' || !slash)
+			next = strdup(buf);
+		else if (asprintf(&next, "%.*s%s", (int)(slash - cur + 1), cur,
+				  buf) < 0)
+			next = NULL;
+		free(cur);
+		cur = next;
+	}
+	return cur;
+}
+
+int gmfs_state_prepare(const char *asked, char **path, int *lock_fd,
 		       struct gm_error *err)
 {
-	const char *slash = strrchr(given, '/');
+	char *given = link_target(asked);
+	const char *slash = given ? strrchr(given, '/') : NULL;
 	const char *base = slash ? slash + 1 : given;
 	char *dir =
 	    slash ? strndup(given, (size_t)(slash - given + 1)) : strdup(".");
 	char real[PATH_MAX], *tmp = NULL;
+	struct stat st;
 	int fd, rc = 0;
 
 	*path = NULL;
-	if (!dir)
+	if (!dir || !given) {
+		free(dir);
+		free(given);
 		return gm_fail(err, ENOMEM, "out of memory");
+	}
 	if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
 		rc = gm_fail(err, EINVAL, "names a directory, not a file");
 		goto out;
@@ -106,6 +151,13 @@ int gmfs_state_prepare(const char *given, char **path, int *lock_fd,
 	if (fd >= 0) {
 		close(fd);
 		unlink(tmp);
+	} else if (lstat(tmp, &st) == 0 &&
+		   (!S_ISREG(st.st_mode) || st.st_uid != geteuid())) {
+		rc = gm_fail(err, EEXIST,
+			     "%s exists and is not a file of ours (uid %u): "
+			     "remove it",
+			     tmp, (unsigned)st.st_uid);
+		goto out;
 	}
 	rc = state_lock(*path, lock_fd, err);
 out:
@@ -115,6 +167,7 @@ out:
 	}
 	free(tmp);
 	free(dir);
+	free(given);
 	return rc;
 }
 

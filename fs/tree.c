@@ -20,11 +20,6 @@ static int info_text(struct gmfs *fs, struct gm_text *out)
 	return gm_info_text(fs->guest, out);
 }
 
-static int log_text(struct gmfs *fs, struct gm_text *out)
-{
-	return gm_cmd_log_text(fs->cmd, out);
-}
-
 static int stack_text(struct gmfs *fs, struct gm_text *out)
 {
 	return gm_stack_text(fs->guest, out);
@@ -54,7 +49,7 @@ static const struct gmfs_fixed fixed[] = {
     {.name = "snapshots", .file = &dir_file, .entries = &gmfs_snapshot_file},
     {.name = "regs", .file = &dir_file, .entries = &gmfs_reg_file},
     {.name = "info", .file = &gmfs_text_file, .text = info_text},
-    {.name = "log", .file = &gmfs_text_file, .text = log_text},
+    {.name = "log", .file = &gmfs_log_file},
     {.name = "core", .file = &gmfs_core_file},
 };
 
@@ -75,7 +70,7 @@ bool gmfs_inode(struct gmfs *fs, fuse_ino_t ino, struct gmfs_inode *in)
 	memset(in, 0, sizeof(*in));
 	in->ino = ino;
 	/* The kernel only sends node numbers we gave it. */
-	if ((in->node = gmfs_node_of(ino))) {
+	if ((in->node = gmfs_node_of(fs, ino))) {
 		in->file = in->node->file;
 		return true;
 	}
@@ -91,6 +86,22 @@ bool gmfs_inode(struct gmfs *fs, fuse_ino_t ino, struct gmfs_inode *in)
 		return false;
 	in->file = in->fixed->file;
 	return true;
+}
+
+void gmfs_times_start(struct gmfs *fs)
+{
+	struct gmfs_inode in;
+	struct gmfs_inval *inval;
+	struct stat st;
+
+	gm_guest_lock(fs->guest);
+	/* The options' changes are the mount's: nothing is cached yet. */
+	gmfs_changes_take(fs, 0, &inval);
+	free(inval);
+	for (size_t i = 0; i < NFIXED; i++)
+		if (gmfs_inode(fs, fixed_ino(&fixed[i]), &in))
+			gmfs_stat(fs, &in, &st);
+	gm_guest_unlock(fs->guest);
 }
 
 int gmfs_stat(struct gmfs *fs, const struct gmfs_inode *in, struct stat *st)
@@ -167,7 +178,7 @@ void gmfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void forget_one(struct gmfs *fs, fuse_ino_t ino, uint64_t n)
 {
-	struct gmfs_node *node = gmfs_node_of(ino);
+	struct gmfs_node *node = gmfs_node_of(fs, ino);
 
 	if (node)
 		gmfs_node_forget(fs, node, n);
@@ -214,12 +225,22 @@ struct dir_handle {
 	struct gm_text text;
 };
 
+/* A directory of entries moves its mtime when its listing changes (the
+ * root's never does). */
 static int dir_stat(struct gmfs *fs, const struct gmfs_inode *in,
 		    struct stat *st)
 {
-	(void)fs, (void)in;
+	struct gm_text d;
+
 	st->st_mode = S_IFDIR | 0755;
 	st->st_nlink = 2;
+	if (!in->fixed->entries)
+		return 0;
+	gm_text_init(&d);
+	if (in->fixed->entries->list(NULL, fs, &d) == 0 &&
+	    gm_text_status(&d) == 0)
+		gmfs_watch(fs, in->ino, d.buf, d.len, st);
+	gm_text_free(&d);
 	return 0;
 }
 
@@ -280,6 +301,7 @@ void gmfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rc = dir_fill(req, fs, &in, &d->text);
 	if (!rc)
 		rc = gm_text_status(&d->text);
+
 	if (rc)
 		dir_free(fs, &d->h);
 	gm_guest_unlock(fs->guest);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd.h"
 #include "error.h"
@@ -77,6 +78,10 @@ struct gm_cmd_ctx {
 	char *log[GM_CMD_LOG_LINES]; /* a ring, oldest at log_first */
 	size_t log_first;
 	size_t log_count;
+	/* The log as one stream since the context was made: the offset of
+	 * the oldest kept line, its end, and when it last grew. */
+	uint64_t log_start, log_end;
+	struct timespec log_time;
 };
 
 /* Add the log line of command CMD (LEN bytes): its first answer line

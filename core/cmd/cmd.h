@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "error.h"
 #include "text.h"
@@ -35,7 +36,7 @@ void gm_cmd_ctx_free(struct gm_cmd_ctx *c);
  * Returns 0, or the negative errno (gmemfs(1) ERRORS) of the first failing
  * command; then OUT ends with "error: MESSAGE\n", ERR holds the message,
  * and the guest is as before that command (earlier lines stay done), but
- * for run and step, whose failures are stops (SPEC §8): the guest ran,
+ * for run and step, whose failures are stops (gmem(1), VERBS: run): the guest ran,
  * and MESSAGE is the stop line. Every command run goes to the log with
  * its result. The caller holds gm_guest_lock; run and step release it
  * while the guest runs (gm_run) and hold it again when they return, so
@@ -55,6 +56,16 @@ void gm_cmd_log_add(struct gm_cmd_ctx *c, const char *what, int result,
  * and its first answer line, "ok", or "error: MESSAGE". Bytes outside
  * printable ASCII are written \xNN, so no command can forge a line. */
 int gm_cmd_log_text(const struct gm_cmd_ctx *c, struct gm_text *out);
+
+/* The log as a stream of the lines logged since C was made: START is the
+ * offset of the oldest line kept, END the stream's length, TIME when a
+ * line was last added (zero before any). */
+void gm_cmd_log_span(const struct gm_cmd_ctx *c, uint64_t *start, uint64_t *end,
+		     struct timespec *time);
+/* Append to OUT at most SIZE bytes of the stream from offset FROM (from
+ * the oldest kept line when FROM is older). -ENOMEM. */
+int gm_cmd_log_read(const struct gm_cmd_ctx *c, uint64_t from, size_t size,
+		    struct gm_text *out);
 
 /* The texts of files that are views of the guest (gmemfs(1), THE TREE). */
 int gm_maps_text(const struct gm_guest *g, struct gm_text *out);

@@ -15,6 +15,7 @@ static void log_push(struct gm_cmd_ctx *c, char *line)
 	size_t slot;
 
 	if (c->log_count == GM_CMD_LOG_LINES) {
+		c->log_start += strlen(c->log[c->log_first]);
 		free(c->log[c->log_first]);
 		c->log[c->log_first] = NULL;
 		c->log_first = (c->log_first + 1) % GM_CMD_LOG_LINES;
@@ -23,6 +24,8 @@ static void log_push(struct gm_cmd_ctx *c, char *line)
 	slot = (c->log_first + c->log_count) % GM_CMD_LOG_LINES;
 	c->log[slot] = line;
 	c->log_count++;
+	c->log_end += strlen(line);
+	clock_gettime(CLOCK_REALTIME, &c->log_time);
 }
 
 void gm_log_result(struct gm_cmd_ctx *c, const char *cmd, size_t len, int rc,
@@ -74,6 +77,40 @@ int gm_cmd_log_text(const struct gm_cmd_ctx *c, struct gm_text *out)
 		    c->log[(c->log_first + i) % GM_CMD_LOG_LINES];
 
 		gm_text_add(out, line, strlen(line));
+	}
+	return gm_text_status(out);
+}
+
+void gm_cmd_log_span(const struct gm_cmd_ctx *c, uint64_t *start, uint64_t *end,
+		     struct timespec *time)
+{
+	*start = c->log_start;
+	*end = c->log_end;
+	*time = c->log_time;
+}
+
+int gm_cmd_log_read(const struct gm_cmd_ctx *c, uint64_t from, size_t size,
+		    struct gm_text *out)
+{
+	uint64_t at = c->log_start;
+
+	if (from < at)
+		from = at;
+	for (size_t i = 0; i < c->log_count && size; i++) {
+		const char *line =
+		    c->log[(c->log_first + i) % GM_CMD_LOG_LINES];
+		size_t len = strlen(line), skip, n;
+
+		if (at + len <= from) {
+			at += len;
+			continue;
+		}
+		skip = (size_t)(from - at);
+		n = len - skip < size ? len - skip : size;
+		gm_text_add(out, line + skip, n);
+		size -= n;
+		from += n;
+		at += len;
 	}
 	return gm_text_status(out);
 }

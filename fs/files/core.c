@@ -127,8 +127,8 @@ static void core_read(fuse_req_t req, struct gmfs *fs,
 
 /* Zero runs are holes: SEEK_DATA finds the next stored piece (the
  * headers are one), SEEK_HOLE the next zero run or the end. */
-static off_t core_lseek(struct gmfs *fs, const struct gmfs_inode *in, off_t off,
-			int whence, struct fuse_file_info *fi)
+static int core_lseek(struct gmfs *fs, const struct gmfs_inode *in, off_t off,
+		      int whence, struct fuse_file_info *fi, off_t *to)
 {
 	struct core_handle *h = (struct core_handle *)(uintptr_t)fi->fh;
 	const struct gm_core_pieces *p = &h->pieces;
@@ -138,10 +138,15 @@ static off_t core_lseek(struct gmfs *fs, const struct gmfs_inode *in, off_t off,
 	if (off < 0 || (uint64_t)off >= p->size)
 		return -ENXIO;
 	for (size_t i = gm_core_piece_at(p, (uint64_t)off); i < p->n; i++)
-		if (!p->v[i].bytes == (whence == SEEK_HOLE))
-			return p->v[i].off < (uint64_t)off ? off
-							   : (off_t)p->v[i].off;
-	return whence == SEEK_HOLE ? (off_t)p->size : -ENXIO;
+		if (!p->v[i].bytes == (whence == SEEK_HOLE)) {
+			*to = p->v[i].off < (uint64_t)off ? off
+							  : (off_t)p->v[i].off;
+			return 0;
+		}
+	if (whence != SEEK_HOLE)
+		return -ENXIO;
+	*to = (off_t)p->size;
+	return 0;
 }
 
 static void core_release(struct gmfs *fs, const struct gmfs_inode *in,

@@ -92,8 +92,8 @@ static void reg_read(fuse_req_t req, struct gmfs *fs,
 	gm_guest_unlock(fs->guest);
 }
 
-/* "reg NAME " and the value written to regs/NAME, as one command; a value
- * of several lines is refused by the command's own parser. */
+/* "reg NAME " and the value written to regs/NAME, as one command; NULL
+ * with *LEN 0 when the value holds several lines (never run as commands). */
 static char *reg_command(struct gmfs *fs, fuse_ino_t ino, const char *buf,
 			 size_t size, size_t *len)
 {
@@ -104,6 +104,10 @@ static char *reg_command(struct gmfs *fs, fuse_ino_t ino, const char *buf,
 	/* `echo 0x10 > regs/rip` ends with one newline: not a second line. */
 	if (size && buf[size - 1] == '\n')
 		size--;
+	*len = 0;
+	if (memchr(buf, '\n', size))
+		return NULL;
+	*len = 1;
 	line = malloc(head + size);
 	if (!line)
 		return NULL;
@@ -128,8 +132,8 @@ static void reg_write(fuse_req_t req, struct gmfs *fs,
 
 	(void)off;
 	line = reg_command(fs, in->ino, buf, size, &len);
-	if (!line) {
-		fuse_reply_err(req, ENOMEM);
+	if (!line) { /* one value, one line */
+		fuse_reply_err(req, len ? ENOMEM : EINVAL);
 		return;
 	}
 	gm_guest_lock(fs->guest);

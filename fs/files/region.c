@@ -56,6 +56,8 @@ static int region_stat(struct gmfs *fs, const struct gmfs_inode *in,
 		      (perms & GM_PERM_X ? 0100 : 0);
 	st->st_size = in->node->size > INT64_MAX ? INT64_MAX : in->node->size;
 	st->st_blocks = st->st_size / 512;
+	gmfs_stat_range_times(fs, in->node->start,
+			      in->node->start + (in->node->size - 1), st);
 	return 0;
 }
 
@@ -217,8 +219,6 @@ static int region_setattr(struct gmfs *fs, const struct gmfs_inode *in,
 	char line[128];
 
 	(void)fi;
-	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
-		return -EPERM;
 	/* Truncating cannot shrink guest memory: up to the size is a no-op,
 	 * so `cat f > region` patches the region's start. */
 	if ((to_set & FUSE_SET_ATTR_SIZE) && size && size - 1 > node->size - 1)
@@ -307,6 +307,14 @@ static void region_listxattr(fuse_req_t req, struct gmfs *fs,
 		fuse_reply_buf(req, names, sizeof(names));
 }
 
+/* A region always has a label (set it to "" to clear it): EPERM. */
+static int region_removexattr(struct gmfs *fs, const struct gmfs_inode *in,
+			      const char *name)
+{
+	(void)fs, (void)in;
+	return strcmp(name, LABEL_XATTR) ? -ENODATA : -EPERM;
+}
+
 /* regions/: a name is a region's range as long as it is one region. */
 static int region_lookup(struct gmfs *fs, const char *name, fuse_ino_t *ino)
 {
@@ -319,7 +327,7 @@ static int region_lookup(struct gmfs *fs, const char *name, fuse_ino_t *ino)
 	if (!node)
 		return -ENOMEM;
 	node->nlookup++;
-	*ino = (fuse_ino_t)(uintptr_t)node;
+	*ino = node->ino;
 	return 0;
 }
 
@@ -364,6 +372,7 @@ const struct gmfs_file gmfs_region_file = {
     .getxattr = region_getxattr,
     .setxattr = region_setxattr,
     .listxattr = region_listxattr,
+    .removexattr = region_removexattr,
     .handle_free = region_free,
     .lookup = region_lookup,
     .list = region_list,

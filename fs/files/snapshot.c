@@ -6,6 +6,7 @@
  * cp a.snap /tmp/g/snapshots/b; echo b > /tmp/g/restore
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,14 @@ struct snapshot_handle {
 	/* read: the snapshot, and its file laid out */
 	struct gm_snapshot *export;
 	struct gm_snapfile_pieces pieces;
-	/* written: the file, imported at close when IMPORT_PENDING */
+	/* written: the file, imported at the close that follows a write
+	 * (IMPORT_PENDING); BYTES and LEN are guarded by MU, not the guest
+	 * lock, so that an import is parsed while the guest is served */
+	pthread_mutex_t mu;
 	uint8_t *bytes;
 	size_t len, cap;
 	bool import, import_pending;
+	bool importing; /* counted in node->importing */
 };
 
 static struct snapshot_handle *handle_of(struct fuse_file_info *fi)
@@ -66,6 +71,7 @@ static void handle_free(struct gmfs *fs, struct gmfs_handle *gh)
 	struct snapshot_handle *h = (struct snapshot_handle *)gh;
 
 	gmfs_handle_remove(fs, gh);
+	pthread_mutex_destroy(&h->mu);
 	if (h->bytes)
 		munmap(h->bytes, h->cap);
 	if (h->export) {
@@ -99,16 +105,31 @@ static struct snapshot_handle *handle_new(struct gmfs *fs,
 
 	if (!h)
 		return NULL;
+	pthread_mutex_init(&h->mu, NULL);
 	gmfs_handle_add(fs, &h->h, &gmfs_snapshot_file);
 	h->node = node;
 	node->opened++;
 	if (import) {
 		h->import = true;
-		h->import_pending = true; /* even an empty file is checked */
+		h->importing = true;
 		node->importing++;
 		node->open_size = 0;
 	}
 	return h;
+}
+
+/* Whether H's new file counts as the file of its name (until a close
+ * finishes it, and again once written after); the caller holds the
+ * lock. */
+static void importing_set(struct snapshot_handle *h, bool on)
+{
+	if (h->importing == on)
+		return;
+	h->importing = on;
+	if (on)
+		h->node->importing++;
+	else
+		h->node->importing--;
 }
 
 /* The handle goes; the caller holds the lock. */
@@ -116,8 +137,7 @@ static void handle_drop(struct gmfs *fs, struct snapshot_handle *h)
 {
 	struct gmfs_node *node = h->node;
 
-	if (h->import)
-		node->importing--;
+	importing_set(h, false);
 	handle_free(fs, &h->h);
 	gmfs_node_close(fs, node);
 }
@@ -155,7 +175,9 @@ static int snapshot_open(struct gmfs *fs, const struct gmfs_inode *in,
 	if (rc < 0)
 		return rc;
 	fi->fh = (uintptr_t)h;
-	fi->keep_cache = 0; /* the name may stand for a newer snapshot */
+	/* No page cache: every open reads its own snapshot, and a write to
+	 * the name must not reach a reader's pages or size. */
+	fi->direct_io = 1;
 	return 0;
 }
 
@@ -184,8 +206,12 @@ static int node_stat(struct gmfs *fs, const struct gmfs_node *node,
 
 	if (rc < 0)
 		return rc;
+	const struct gm_snapshot *s = gm_snap_find(fs->guest, node->name);
+
 	st->st_mode = S_IFREG | 0600; /* writing replaces it */
 	st->st_size = (off_t)size;
+	if (s && !node->importing) /* when it was saved or imported */
+		st->st_mtim = st->st_ctim = s->made;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	return 0;
 }
@@ -206,6 +232,8 @@ static int snapshot_create(struct gmfs *fs, const char *name,
 	struct snapshot_handle *h = NULL;
 	int rc;
 
+	if (strlen(name) > GM_SNAP_NAME_MAX)
+		return -ENAMETOOLONG;
 	gm_guest_lock(fs->guest);
 	rc = gm_snap_name_check(name, &err);
 	if (rc == 0 &&
@@ -215,7 +243,7 @@ static int snapshot_create(struct gmfs *fs, const char *name,
 		rc = -ENOMEM;
 	if (rc == 0) {
 		node->nlookup++;
-		e->ino = (fuse_ino_t)(uintptr_t)node;
+		e->ino = node->ino;
 		gmfs_stat_init(fs, e->ino, &e->attr);
 		rc = node_stat(fs, node, &e->attr);
 	}
@@ -227,6 +255,7 @@ static int snapshot_create(struct gmfs *fs, const char *name,
 	if (rc < 0)
 		return rc;
 	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
 	return 0;
 }
 
@@ -264,7 +293,7 @@ static void snapshot_read(fuse_req_t req, struct gmfs *fs,
 }
 
 /* H's new file becomes LEN bytes long (cut, or grown with zeros), within
- * what an import may hold; the caller holds the lock. */
+ * what an import may hold; the caller holds H's mutex and the lock. */
 static int import_resize(struct gmfs *fs, struct snapshot_handle *h,
 			 uint64_t len)
 {
@@ -272,10 +301,13 @@ static int import_resize(struct gmfs *fs, struct snapshot_handle *h,
 
 	if (len > gm_guest_snapshot_limit(fs->guest) + IMPORT_SLACK)
 		return -EFBIG;
+	if (len == h->len)
+		return 0; /* O_TRUNC of a new file: nothing written yet */
 	rc = bytes_resize(h, (size_t)len);
 	if (rc < 0)
 		return rc;
 	h->import_pending = true;
+	importing_set(h, true);
 	h->node->open_size = h->len;
 	return 0;
 }
@@ -289,15 +321,21 @@ static void snapshot_write(fuse_req_t req, struct gmfs *fs,
 	int rc;
 
 	(void)in;
+	pthread_mutex_lock(&h->mu);
 	gm_guest_lock(fs->guest);
 	end = (uint64_t)off + size; /* off < 2^63, size < 2^32 */
 	if (!h->import)
 		rc = -EBADF;
 	else
 		rc = import_resize(fs, h, end > h->len ? end : h->len);
+	if (rc == 0 && size) {
+		h->import_pending = true;
+		importing_set(h, true);
+	}
+	gm_guest_unlock(fs->guest);
 	if (rc == 0)
 		memcpy(h->bytes + off, buf, size);
-	gm_guest_unlock(fs->guest);
+	pthread_mutex_unlock(&h->mu);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -314,15 +352,18 @@ static int snapshot_setattr(struct gmfs *fs, const struct gmfs_inode *in,
 	int rc = 0;
 
 	(void)in;
-	if (to_set &
-	    (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
-		return -EPERM;
+	/* Modes and times are accepted and not kept (tar -x, cp -a and
+	 * rsync set them): a snapshot file is 0600 and its mtime is when
+	 * it was saved or imported. */
+	if (!(to_set & FUSE_SET_ATTR_SIZE))
+		return 0;
+	if (!h || !h->import)
+		return -EACCES;
+	pthread_mutex_lock(&h->mu);
 	gm_guest_lock(fs->guest);
-	if (to_set & FUSE_SET_ATTR_SIZE)
-		rc = h && h->import
-			 ? import_resize(fs, h, (uint64_t)attr->st_size)
-			 : -EACCES;
+	rc = import_resize(fs, h, (uint64_t)attr->st_size);
 	gm_guest_unlock(fs->guest);
+	pthread_mutex_unlock(&h->mu);
 	return rc;
 }
 
@@ -330,7 +371,10 @@ static int snapshot_setattr(struct gmfs *fs, const struct gmfs_inode *in,
  * close(): a file written since it was opened or last closed becomes the
  * snapshot of its name, or the close fails with EINVAL (not a valid
  * snapshot of this guest) or ENOSPC (the snapshot memory limit) and no
- * snapshot changes.
+ * snapshot changes. A close with nothing written since (the shell's own
+ * descriptor of `cat a > x`, closed before cat writes) imports nothing.
+ * The file is parsed under H's mutex only; the guest lock is taken to
+ * add it.
  */
 static int finish(struct gmfs *fs, struct snapshot_handle *h)
 {
@@ -343,19 +387,31 @@ static int finish(struct gmfs *fs, struct snapshot_handle *h)
 	char what[GM_SNAP_NAME_MAX + 32];
 	int rc;
 
-	if (!h->import || !h->import_pending)
+	if (!h->import)
 		return 0;
-	gm_guest_lock(fs->guest);
+	pthread_mutex_lock(&h->mu);
+	if (!h->import_pending) {
+		gm_guest_lock(fs->guest);
+		importing_set(h, false);
+		gm_guest_unlock(fs->guest);
+		pthread_mutex_unlock(&h->mu);
+		return 0;
+	}
 	h->import_pending = false;
-	rc = gm_snapfile_read(h->bytes, h->len, h->node->name, &want, &s, NULL,
-			      &err);
+	/* The name is read under the lock (a rename may change it). */
+	rc = gm_snapfile_read(h->bytes, h->len, NULL, &want, &s, NULL, &err);
+	gm_guest_lock(fs->guest);
+	if (rc == 0 && !(s->name = strdup(h->node->name)))
+		rc = gm_fail(&err, ENOSPC, "no host memory for a snapshot");
 	if (rc == 0)
 		rc = gm_snap_add(fs->guest, s, &err);
 	if (rc < 0)
 		gm_snapshot_free(s);
+	importing_set(h, false);
 	snprintf(what, sizeof(what), "import snapshots/%s", h->node->name);
 	gm_cmd_log_add(fs->cmd, what, rc, &err);
 	gm_guest_unlock(fs->guest);
+	pthread_mutex_unlock(&h->mu);
 	return rc;
 }
 
@@ -383,13 +439,15 @@ static void snapshot_release(struct gmfs *fs, const struct gmfs_inode *in,
  * unless the snapshot exists or the write goes on. */
 static int snapshot_lookup(struct gmfs *fs, const char *name, fuse_ino_t *ino)
 {
-	struct gmfs_node *node =
-	    gmfs_node_get(fs, &gmfs_snapshot_file, 0, 0, name);
+	struct gmfs_node *node;
 
+	if (strlen(name) > GM_SNAP_NAME_MAX)
+		return -ENAMETOOLONG;
+	node = gmfs_node_get(fs, &gmfs_snapshot_file, 0, 0, name);
 	if (!node)
 		return -ENOMEM;
 	node->nlookup++;
-	*ino = (fuse_ino_t)(uintptr_t)node;
+	*ino = node->ino;
 	return 0;
 }
 
@@ -415,6 +473,48 @@ static int snapshot_unlink(struct gmfs *fs, const char *name)
 	return rc;
 }
 
+/*
+ * mv FROM TO in snapshots/: the snapshot FROM becomes TO, replacing one of
+ * that name, logged as `mv snapshots/FROM TO`. A file still being written
+ * as FROM follows the rename: it is imported as TO when it is closed (so
+ * rsync's temp-then-rename works also while the temp is open).
+ */
+static int snapshot_rename(struct gmfs *fs, const char *from, const char *to,
+			   unsigned flags)
+{
+	struct gm_error err = {0};
+	struct gmfs_node *node;
+	char what[2 * GM_SNAP_NAME_MAX + 32];
+	bool saved, written;
+	int rc;
+
+	if (strlen(to) > GM_SNAP_NAME_MAX)
+		return -ENAMETOOLONG;
+	if (flags) /* RENAME_EXCHANGE, RENAME_NOREPLACE: not offered */
+		return -EINVAL;
+	gm_guest_lock(fs->guest);
+	node = gmfs_node_get(fs, &gmfs_snapshot_file, 0, 0, from);
+	saved = gm_snap_find(fs->guest, from) != NULL;
+	written = node && node->importing;
+	rc = gm_snap_name_check(to, &err);
+	if (rc == 0 && !node)
+		rc = gm_fail(&err, ENOMEM, "out of memory");
+	if (rc == 0 && !saved && !written)
+		rc = gm_fail(&err, ENOENT, "no snapshot named \"%s\"", from);
+	if (rc == 0 && saved)
+		rc = gm_snap_rename(fs->guest, from, to, &err);
+	if (rc == 0)
+		rc = gmfs_node_rename(fs, node, to);
+	if (node)
+		gmfs_node_forget(fs, node, 0);
+	if (saved || rc != -ENOENT) {
+		snprintf(what, sizeof(what), "mv snapshots/%s %s", from, to);
+		gm_cmd_log_add(fs->cmd, what, rc, &err);
+	}
+	gm_guest_unlock(fs->guest);
+	return rc;
+}
+
 const struct gmfs_file gmfs_snapshot_file = {
     .stat = snapshot_stat,
     .open = snapshot_open,
@@ -428,4 +528,5 @@ const struct gmfs_file gmfs_snapshot_file = {
     .list = snapshot_list,
     .unlink = snapshot_unlink,
     .create = snapshot_create,
+    .rename = snapshot_rename,
 };

@@ -1,7 +1,7 @@
 /*
- * Text files: maps, info and log, read-only. Each open takes the text as
+ * Text files: maps and info, read-only. Each open takes the text as
  * it is then (the fixed line's .text), so that a reader sees one state.
- * Try it: cat /tmp/g/maps /tmp/g/info; wc -c /tmp/g/log
+ * Try it: cat /tmp/g/maps /tmp/g/info; wc -c /tmp/g/maps
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,8 +21,10 @@ static int text_stat(struct gmfs *fs, const struct gmfs_inode *in,
 
 	st->st_mode = S_IFREG | 0444;
 	gm_text_init(&text);
-	if (in->fixed->text(fs, &text) == 0)
+	if (in->fixed->text(fs, &text) == 0) {
 		st->st_size = text.len;
+		gmfs_watch(fs, in->ino, text.buf, text.len, st);
+	}
 	gm_text_free(&text);
 	return 0;
 }
@@ -53,6 +55,8 @@ static int text_open(struct gmfs *fs, const struct gmfs_inode *in,
 	rc = in->fixed->text(fs, &t->text);
 	if (rc)
 		text_free(fs, &t->h);
+	else
+		gmfs_watch(fs, in->ino, t->text.buf, t->text.len, NULL);
 	gm_guest_unlock(fs->guest);
 	if (rc)
 		return rc;

@@ -175,3 +175,33 @@ print(a, b, d, e)
 	[ "$output" = 4 ]
 	[ "$(bytes_at 0x400ffe 4)" = 9090c3cc ]
 }
+
+@test "SEEK_DATA and SEEK_HOLE on mem give the mapped ranges; st_size stays the address space" {
+	mount_guest
+	ask ctl 'map 0x10000 0x2000' >/dev/null
+	ask ctl 'map 0x12000 0x1000 r--' >/dev/null
+	ask ctl 'map 0x20000 0x1000' >/dev/null
+	run py '
+D, H = os.SEEK_DATA, os.SEEK_HOLE
+out = [tryit(os.lseek, fd, o, w) for o, w in [
+    (0, D), (0, H), (0x10000, H), (0x11fff, D), (0x11fff, H),
+    (0x13000, D), (0x20800, D), (0x20800, H), (0x21000, D),
+    (0x7ffffffde000, H), (0x7ffffffff000, D), (2**63 - 1, H)]]
+print(" ".join(hex(int(x)) if x[0].isdigit() else x for x in out))
+print(hex(os.fstat(fd).st_size))
+'
+	[ "${lines[0]}" = "0x10000 0x0 0x13000 0x11fff 0x13000 0x20000 0x20800 0x21000 0x7ffffffde000 0x7ffffffff000 ENXIO ENXIO" ]
+	[ "${lines[1]}" = 0x7fffffffffffffff ]
+}
+
+@test "cp --sparse=always of a 32-bit guest's mem copies the mapped bytes at their offsets" {
+	mount_guest --arch x86 --no-stack
+	ask ctl 'map 0x10000 0x1000' >/dev/null
+	ask ctl 'write 0x10010 6869' >/dev/null
+	ask ctl 'map 0x80000000 0x1000' >/dev/null
+	ask ctl 'write 0x80000ff0 7a7a' >/dev/null
+	cp --sparse=always "$MNT/mem" "$BATS_TEST_TMPDIR/mem.img"
+	[ "$(stat -c %s "$BATS_TEST_TMPDIR/mem.img")" = 4294967296 ]
+	[ "$(xxd -p -s 0x10010 -l 2 "$BATS_TEST_TMPDIR/mem.img")" = 6869 ]
+	[ "$(xxd -p -s 0x80000ff0 -l 2 "$BATS_TEST_TMPDIR/mem.img")" = 7a7a ]
+}

@@ -138,7 +138,7 @@ refused() {
 	}
 }
 
-@test "garbage, an empty file, a truncated file and a flipped bit are each refused at close() with EINVAL, leaving nothing" {
+@test "garbage, a truncated file and a flipped bit are each refused at close() with EINVAL, leaving nothing" {
 	mount_guest
 	shape_guest
 	save_and_export
@@ -146,8 +146,6 @@ refused() {
 	size=$(stat -c %s "$snap")
 	head -c 5000 /dev/urandom >"$BATS_TEST_TMPDIR/garbage"
 	refused "$BATS_TEST_TMPDIR/garbage" 'does not start with "GMEMSNAP"'
-	: >"$BATS_TEST_TMPDIR/empty"
-	refused "$BATS_TEST_TMPDIR/empty" 'does not start with "GMEMSNAP"'
 	head -c $((size - 1)) "$snap" >"$BATS_TEST_TMPDIR/cut"
 	refused "$BATS_TEST_TMPDIR/cut" 'checksum does not match'
 	head -c 100 "$snap" >"$BATS_TEST_TMPDIR/cut"

@@ -212,3 +212,49 @@ $STACK" ]
 	echo >"$MNT/restore"
 	same_state "$saved"
 }
+
+# follows FLAG: tail FLAG log shows each command logged after it started,
+# also once more lines than the log keeps have gone by.
+follows() {
+	mount_guest
+	local i out=$BATS_TEST_TMPDIR/tail.out
+	tail "$1" -n 2 -s 0.1 "$MNT/log" >"$out" 2>"$BATS_TEST_TMPDIR/tail.err" &
+	local tail_pid=$!
+	sleep 0.5
+	echo first >"$MNT/save"
+	for ((i = 0; i < 50; i++)); do
+		grep -q '^save first -> first$' "$out" && break
+		sleep 0.1
+	done
+	# past the 1000 lines kept: the oldest go, the offsets go on (a
+	# reader 1000 lines behind would skip to the oldest kept line)
+	python3 -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY)
+for k in range(3):
+    os.write(fd, b"".join(b"is_mapped 0x%x 0x1000\n" % i for i in range(400)))
+    time.sleep(0.5)
+' "$MNT/ctl"
+	echo last >"$MNT/save"
+	for ((i = 0; i < 50; i++)); do
+		grep -q '^save last -> last$' "$out" && break
+		sleep 0.1
+	done
+	kill "$tail_pid"
+	wait "$tail_pid" || true
+	grep -q '^save first -> first$' "$out"
+	grep -q '^save last -> last$' "$out"
+	[ "$(grep -c '^is_mapped' "$out")" = 1200 ]
+	! grep -q truncated "$BATS_TEST_TMPDIR/tail.err"
+	# and cat reads the kept lines from its offset 0 on
+	[ "$(cat "$MNT/log" | wc -l)" = 1000 ]
+	[ "$(tail -n 1 "$MNT/log")" = 'save last -> last' ]
+}
+
+@test "tail -f log shows new commands as they come" {
+	follows -f
+}
+
+@test "tail -F log shows new commands as they come" {
+	follows -F
+}

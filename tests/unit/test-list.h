@@ -25,7 +25,7 @@ TEST_ENTRY(table_order_restores_onto_a_fresh_engine)
 /* test-regions.c */
 TEST_ENTRY(map_keeps_regions_sorted_with_labels)
 TEST_ENTRY(map_refuses_overlap_bad_range_and_perms)
-TEST_ENTRY(map_host_memory_refusal_is_enomem)
+TEST_ENTRY(map_host_memory_refusal_is_enospc)
 TEST_ENTRY(map_top_of_64_bit_space)
 TEST_ENTRY(map_32_bit_guest_stops_at_4_gib)
 TEST_ENTRY(unmap_start_splits_region)

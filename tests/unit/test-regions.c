@@ -137,12 +137,12 @@ TEST(map_refuses_overlap_bad_range_and_perms)
 	gm_guest_close(g);
 }
 
-TEST(map_host_memory_refusal_is_enomem)
+TEST(map_host_memory_refusal_is_enospc)
 {
 	struct gm_guest *g = open_guest("x86_64");
 
 	/* 2^62 bytes: no host can back it, and the map must say so. */
-	FAILS(ENOMEM, gm_map(g, 0x4000000000000000ULL, 0x4000000000000000ULL,
+	FAILS(ENOSPC, gm_map(g, 0x4000000000000000ULL, 0x4000000000000000ULL,
 			     GM_PERM_ALL, NULL, 0, ERR));
 	ASSERT_EQ(region_count(g), 0);
 	gm_guest_close(g);
