@@ -36,8 +36,8 @@ void gm_cmd_ctx_free(struct gm_cmd_ctx *c);
  * Returns 0, or the negative errno (gmemfs(1) ERRORS) of the first failing
  * command; then OUT ends with "error: MESSAGE\n", ERR holds the message,
  * and the guest is as before that command (earlier lines stay done), but
- * for run and step, whose failures are stops (gmem(1), VERBS: run): the guest ran,
- * and MESSAGE is the stop line. Every command run goes to the log with
+ * for run and step, whose failures are stops (gmem(1), VERBS: run): the
+ * guest ran, and MESSAGE is the stop line. Every command run goes to the log with
  * its result. The caller holds gm_guest_lock; run and step release it
  * while the guest runs (gm_run) and hold it again when they return, so
  * other threads may run commands on the same context meanwhile (stop,
