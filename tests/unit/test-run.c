@@ -174,6 +174,10 @@ TEST(run_stops_on_x86_64)
 #define A64_MOVX8 "a80b80d2" /* movz x8, #0x5d */
 #define A64_X1	  "010aa0d2" /* movz x1, #0x50, lsl 16: 0x500000 */
 #define A64_X1RO  "c100a0d2" /* movz x1, #0x6, lsl 16: 0x60000 */
+/* movz x1, #0x1000; movk x1, #0x6, lsl 16: 0x61000 */
+#define A64_X1WO   \
+	"010082d2" \
+	"c100a0f2"
 
 TEST(run_stops_on_arm64)
 {
@@ -209,6 +213,11 @@ TEST(run_stops_on_arm64)
 	     -EFAULT},
 	    {"fetch unmapped", A64_NOP, AT(0x500000),
 	     "fault fetch_unmapped pc=0x500000 addr=0x500000", -EFAULT},
+	    {"read prot",
+	     A64_X1WO "200040f9",
+	     {0},
+	     "fault read_prot pc=0x10000 addr=0x61000",
+	     -EFAULT},
 	    {"write prot",
 	     A64_X1RO "200000f9",
 	     {0},
@@ -229,8 +238,9 @@ TEST(run_stops_on_arm64)
 
 /* mips words, big endian. */
 #define M_NOP  "00000000"
-#define M_AT   "3c010050" /* lui at, 0x50: 0x500000 */
-#define M_ATRO "3c010006" /* lui at, 0x6: 0x60000 */
+#define M_AT   "3c010050"	  /* lui at, 0x50: 0x500000 */
+#define M_ATRO "3c010006"	  /* lui at, 0x6: 0x60000 */
+#define M_ATWO "3c01000634211000" /* lui at, 0x6; ori at, at, 0x1000 */
 
 TEST(run_stops_on_mips)
 {
@@ -258,6 +268,11 @@ TEST(run_stops_on_mips)
 	     -EFAULT},
 	    {"fetch unmapped", M_NOP, AT(0x500000),
 	     "fault fetch_unmapped pc=0x500000 addr=0x500000", -EFAULT},
+	    {"read prot",
+	     M_ATWO "8c220000",
+	     {0},
+	     "fault read_prot pc=0x10000 addr=0x61000",
+	     -EFAULT},
 	    {"write prot",
 	     M_ATRO "ac220000",
 	     {0},
@@ -755,8 +770,16 @@ TEST(commands_go_on_beside_a_run_command)
  * convention says, a planted return address as until, the result register
  * and memory compared with the same function run on the host.
  */
+/* The "kernel" the syscall loop test plays, also the host build's. */
+static long kernel_answer(long nr, long arg)
+{
+	return (long)(((uint32_t)arg ^ (uint32_t)nr) + 7u);
+}
+
 #define CHECKSUM
 #define STRCOPY
+#define SYSLOOP
+#define HOST_KERNEL kernel_answer
 #include "guest-code.c"
 
 #define STACK_TOP 0x7ff08000
@@ -785,45 +808,70 @@ static void set(struct gm_guest *g, const char *reg, uint64_t v)
 	OK(gm_reg_write(g, gm_arch_reg(gm_guest_arch(g), reg), v, ERR));
 }
 
-/* Call the function at CODE with A0, A1 and return its result. */
-static uint64_t call2(struct gm_guest *g, uint64_t a0, uint64_t a1)
+/* Each architecture's C calling convention, and its Linux system call
+ * convention: the first argument's register and the answer's. */
+static const struct call_conv {
+	const char *arch, *a0, *a1, *ret, *link, *sys_a0, *sys_ret;
+} cc[] = {
+    {"x86", NULL, NULL, "eax", NULL, "ebx", "eax"},
+    {"x86_64", "rdi", "rsi", "rax", NULL, "rdi", "rax"},
+    {"arm", "r0", "r1", "r0", "lr", "r0", "r0"},
+    {"arm64", "x0", "x1", "x0", "lr", "x0", "x0"},
+    {"mips", "a0", "a1", "v0", "ra", "a0", "v0"},
+    {"mipsel", "a0", "a1", "v0", "ra", "a0", "v0"},
+    {"riscv32", "a0", "a1", "a0", "ra", "a0", "a0"},
+    {"riscv64", "a0", "a1", "a0", "ra", "a0", "a0"},
+};
+
+static const struct call_conv *conv(const struct gm_arch *a)
 {
-	const struct gm_arch *a = gm_guest_arch(g);
-	struct gm_run_opts o = {
-	    .has_begin = true, .begin = CODE, .has_until = true, .until = RET};
-	static const struct {
-		const char *arch, *a0, *a1, *ret, *link;
-	} cc[] = {
-	    {"x86", NULL, NULL, "eax", NULL},
-	    {"x86_64", "rdi", "rsi", "rax", NULL},
-	    {"arm", "r0", "r1", "r0", "lr"},
-	    {"arm64", "x0", "x1", "x0", "lr"},
-	    {"mips", "a0", "a1", "v0", "ra"},
-	    {"mipsel", "a0", "a1", "v0", "ra"},
-	    {"riscv32", "a0", "a1", "a0", "ra"},
-	    {"riscv64", "a0", "a1", "a0", "ra"},
-	};
-	uint64_t v = 0;
 	size_t i = 0;
 
 	while (strcmp(cc[i].arch, a->name) != 0)
 		i++;
+	return &cc[i];
+}
+
+/* Set up a call of the function at CODE with A0, A1 returning to RET. */
+static void call_setup(struct gm_guest *g, uint64_t a0, uint64_t a1)
+{
+	const struct call_conv *c = conv(gm_guest_arch(g));
+
+	set(g, "pc", CODE);
 	set(g, "sp", STACK_TOP);
-	if (!cc[i].a0) { /* cdecl: arguments, then the return address */
+	if (!c->a0) { /* cdecl: arguments, then the return address */
 		OK(gm_stack_push(g, a1, NULL, ERR));
 		OK(gm_stack_push(g, a0, NULL, ERR));
 		OK(gm_stack_push(g, RET, NULL, ERR));
 	} else {
-		set(g, cc[i].a0, a0);
-		set(g, cc[i].a1, a1);
-		if (cc[i].link)
-			set(g, cc[i].link, RET);
+		set(g, c->a0, a0);
+		set(g, c->a1, a1);
+		if (c->link)
+			set(g, c->link, RET);
 		else
 			OK(gm_stack_push(g, RET, NULL, ERR));
 	}
-	run_expect(g, &o, "until pc=0x1f000", 0);
-	OK(gm_reg_read(g, gm_arch_reg(a, cc[i].ret), &v, ERR));
+}
+
+/* The C function's result register, cut to the guest's width. */
+static uint64_t call_result(struct gm_guest *g)
+{
+	const struct gm_arch *a = gm_guest_arch(g);
+	uint64_t v = 0;
+
+	OK(gm_reg_read(g, gm_arch_reg(a, conv(a)->ret), &v, ERR));
 	return a->pointer_size == 4 ? (uint32_t)v : v;
+}
+
+/* Call the function at CODE with A0, A1 and return its result. */
+static uint64_t call2(struct gm_guest *g, uint64_t a0, uint64_t a1)
+{
+	struct gm_run_opts o = {
+	    .has_begin = true, .begin = CODE, .has_until = true, .until = RET};
+
+	call_setup(g, a0, a1);
+	run_expect(g, &o, "until pc=0x1f000", 0);
+	return call_result(g);
 }
 
 static struct gm_guest *code_guest(const char *arch, const char *fn)
@@ -881,6 +929,50 @@ TEST(compiled_string_copy_matches_the_host_on_every_arch)
 		ASSERT_EQ(call2(g, DATA + 0x2000, DATA + 0x1000), n);
 		OK(gm_mem_read(g, DATA + 0x2000, got, sizeof(got), ERR));
 		ASSERT_MEM(got, want, sizeof(want));
+		gm_guest_close(g);
+	}
+}
+
+/* A loop that makes system calls: the test is the kernel, answering each
+ * syscall stop in the return register and running on from pc, and the
+ * result is what the host computes with the same answers. */
+TEST(compiled_syscall_loop_is_served_on_every_arch)
+{
+	const uint32_t n = 10, seed = 0x1234567;
+
+	for (size_t i = 0; gm_arch_at(i); i++) {
+		const struct gm_arch *a = gm_arch_at(i);
+		struct gm_guest *g = code_guest(a->name, "SYSLOOP");
+		const struct call_conv *c = conv(a);
+		struct gm_run_opts o = {.has_until = true, .until = RET};
+		struct gm_stop s;
+		unsigned calls = 0;
+		uint64_t arg = 0, prev_pc = 0;
+
+		fprintf(stdout, "# %s\n", a->name);
+		call_setup(g, n, seed);
+		for (;;) {
+			gm_guest_lock(g);
+			OK(gm_run(g, &o, &s, ERR));
+			gm_guest_unlock(g);
+			if (s.reason != GM_STOP_SYSCALL)
+				break;
+			/* The same instruction each time, nr in turn. */
+			if (calls > 0)
+				ASSERT_EQ(s.pc, prev_pc);
+			prev_pc = s.pc;
+			ASSERT_EQ(s.nr, 100 + (calls & 3));
+			OK(gm_reg_read(g, gm_arch_reg(a, c->sys_a0), &arg,
+				       ERR));
+			set(g, c->sys_ret,
+			    (uint64_t)kernel_answer((long)s.nr, (long)arg));
+			calls++;
+			ASSERT(calls <= n);
+		}
+		ASSERT_EQ(s.reason, GM_STOP_UNTIL);
+		ASSERT_EQ(s.pc, RET);
+		ASSERT_EQ(calls, n);
+		ASSERT_EQ((uint32_t)call_result(g), sysloop(n, seed));
 		gm_guest_close(g);
 	}
 }
