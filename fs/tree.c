@@ -55,6 +55,7 @@ static const struct gmfs_fixed fixed[] = {
     {.name = "regs", .file = &dir_file, .entries = &gmfs_reg_file},
     {.name = "info", .file = &gmfs_text_file, .text = info_text},
     {.name = "log", .file = &gmfs_text_file, .text = log_text},
+    {.name = "run", .file = &gmfs_control_file, .verb = "run"},
 };
 
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))
