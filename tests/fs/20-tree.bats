@@ -54,7 +54,7 @@ for v in sys.argv[2:]:
 	mount_guest
 	run ls -A "$MNT"
 	[ "$output" = "$(printf '%s\n' ctl info log map maps mem regions \
-		regs restore save snapshots stack unmap)" ]
+		regs restore run save snapshots stack unmap)" ]
 }
 
 @test "each file of the root has its type and mode" {
