@@ -54,7 +54,8 @@ struct gm_guest {
 	 * is set nothing may call into the engine but the run itself, and
 	 * register reads answer known_regs, the values the run began with. */
 	bool running;
-	uint64_t *known_regs; /* arch->nregs values, table order */
+	uint64_t runs;		  /* runs begun, for gm_guest_runs */
+	uint64_t *known_regs;	  /* arch->nregs values, table order */
 	struct gm_run_state *run; /* hooks and the stop machinery, or NULL */
 };
 

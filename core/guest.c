@@ -251,6 +251,11 @@ bool gm_guest_running(const struct gm_guest *g)
 	return g->running;
 }
 
+uint64_t gm_guest_runs(const struct gm_guest *g)
+{
+	return g->runs;
+}
+
 bool gm_guest_take_changes(struct gm_guest *g, uint64_t *lo, uint64_t *last)
 {
 	if (!g->changed)

@@ -47,6 +47,11 @@ void gm_guest_unlock(struct gm_guest *g);
  * queries go on, and register reads give the values the run began with. */
 bool gm_guest_running(const struct gm_guest *g);
 
+/* How many runs have begun on G (the caller holds the lock): a caller
+ * compares it across a command to learn that the guest ran, and so that
+ * its emulated stores changed memory the change record does not hold. */
+uint64_t gm_guest_runs(const struct gm_guest *g);
+
 const struct gm_arch *gm_guest_arch(const struct gm_guest *g);
 
 /* The engine's page size: 4 KiB on most, 1 KiB on arm and arm64. */

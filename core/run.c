@@ -566,6 +566,7 @@ int gm_run(struct gm_guest *g, const struct gm_run_opts *o,
 	rs->stop_req = false;
 	pthread_mutex_unlock(&rs->mu);
 	g->running = true;
+	g->runs++;
 	gm_guest_unlock(g);
 
 	pthread_mutex_lock(&rs->mu);

@@ -121,6 +121,9 @@ struct gmfs_file {
 		     int whence, struct fuse_file_info *fi, off_t *to);
 	/* free handle H at exit; under the lock */
 	void (*handle_free)(struct gmfs *fs, struct gmfs_handle *h);
+	/* direct writes of several threads at once (FOPEN_PARALLEL_DIRECT_
+	 * WRITES): the kernel then serializes only writes past st_size */
+	bool parallel_writes;
 
 	/* The directory whose entries are of this kind (regions/,
 	 * snapshots/, regs/), by name. LOOKUP and LIST run under the
@@ -274,6 +277,10 @@ void gmfs_dir_add(fuse_req_t req, struct gm_text *d, const char *name,
 size_t gmfs_changes_take(struct gmfs *fs, fuse_ino_t except,
 			 struct gmfs_inval **out);
 void gmfs_changes_notify(struct gmfs *fs, struct gmfs_inval *inval, size_t n);
+/* After a run: the guest's own stores are in no change record, so every
+ * region file the kernel may cache and the guest may write to is dropped
+ * whole. Appends to *INVAL (N entries so far); returns the new count. */
+size_t gmfs_ran_take(struct gmfs *fs, struct gmfs_inval **inval, size_t n);
 /* Run one command line (not under the lock) for an operation on a file
  * (chmod, rm), checked, logged and answered as the command would be. */
 int gmfs_run_command(struct gmfs *fs, const char *line);

@@ -3,6 +3,7 @@
  * Try it: gmemfs -f /tmp/g &  ls /tmp/g; cat /tmp/g/maps; fusermount3 -u /tmp/g
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "memory.h"
 #include "regions.h"
 #include "regs.h"
+#include "run.h"
 #include "snapfile.h"
 
 #ifndef GMEMFS_VERSION
@@ -592,6 +594,75 @@ static struct gm_guest *guest_open(struct options *opts, int *status)
 	return guest_from_options(opts);
 }
 
+/*
+ * SIGTERM, SIGINT and SIGHUP during a run: libfuse's handler ends the
+ * loop, which then waits for its threads, one of them in the run. So the
+ * signal also stops the guest, and the run's writer gets `stopped` before
+ * the state is written. gm_guest_stop takes a mutex, which a handler may
+ * not: the handler writes a byte to a pipe whose reader thread stops the
+ * guest. A handler sees no context, hence these statics (libfuse's own
+ * handler works the same way).
+ */
+static const int exit_signals[] = {SIGTERM, SIGINT, SIGHUP};
+static struct sigaction fuse_actions[3];
+static int stop_pipe[2] = {-1, -1};
+
+static void exit_signal(int sig)
+{
+	int saved = errno;
+	size_t i = 0;
+
+	if (write(stop_pipe[1], "s", 1) < 0) {
+		/* a full pipe has stops waiting already */
+	}
+	while (i < 3 && exit_signals[i] != sig)
+		i++;
+	if (i < 3 && fuse_actions[i].sa_handler != SIG_DFL &&
+	    fuse_actions[i].sa_handler != SIG_IGN)
+		fuse_actions[i].sa_handler(sig);
+	errno = saved;
+}
+
+static void *stop_reader(void *arg)
+{
+	struct gmfs *fs = arg;
+	char b;
+
+	while (read(stop_pipe[0], &b, 1) == 1 && b == 's')
+		gm_guest_stop(fs->guest);
+	return NULL;
+}
+
+/* Put exit_signal before libfuse's handlers; false if it cannot. */
+static bool stops_start(struct gmfs *fs, pthread_t *reader)
+{
+	struct sigaction sa = {.sa_handler = exit_signal};
+
+	if (pipe(stop_pipe) < 0)
+		return false;
+	if (pthread_create(reader, NULL, stop_reader, fs) != 0) {
+		close(stop_pipe[0]);
+		close(stop_pipe[1]);
+		return false;
+	}
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < 3; i++)
+		sigaction(exit_signals[i], &sa, &fuse_actions[i]);
+	return true;
+}
+
+/* Give libfuse its handlers back (it removes only its own) and end the
+ * reader. */
+static void stops_end(pthread_t reader)
+{
+	for (size_t i = 0; i < 3; i++)
+		sigaction(exit_signals[i], &fuse_actions[i], NULL);
+	if (write(stop_pipe[1], "q", 1) == 1)
+		pthread_join(reader, NULL);
+	close(stop_pipe[0]);
+	close(stop_pipe[1]);
+}
+
 /* Serve until unmounted or signalled. Returns the exit status: usage
  * errors (libfuse refused an -o option; it said which) are EXIT_USAGE. */
 static int serve(struct gmfs *fs, struct options *opts)
@@ -599,6 +670,8 @@ static int serve(struct gmfs *fs, struct options *opts)
 	struct fuse_cmdline_opts fuse_opts = {0};
 	struct fuse_loop_config *loop = NULL;
 	struct gm_error err = {0};
+	pthread_t reader;
+	bool stopping;
 	int rc = -1;
 
 	if (fuse_parse_cmdline(&opts->fuse, &fuse_opts))
@@ -614,7 +687,11 @@ static int serve(struct gmfs *fs, struct options *opts)
 	if (fuse_session_mount(fs->se, fuse_opts.mountpoint))
 		goto out_signals;
 	fuse_daemonize(fuse_opts.foreground);
-	if (fuse_opts.singlethread) {
+	/* After the fork of fuse_daemonize, which keeps no thread. */
+	stopping = stops_start(fs, &reader);
+	if (!stopping)
+		fprintf(stderr, "gmemfs: %s\n", strerror(errno));
+	else if (fuse_opts.singlethread) {
 		rc = fuse_session_loop(fs->se);
 	} else {
 		loop = fuse_loop_cfg_create();
@@ -642,6 +719,8 @@ static int serve(struct gmfs *fs, struct options *opts)
 		close(fs->state_lock);
 	fs->state_lock = -1;
 	fuse_session_unmount(fs->se);
+	if (stopping)
+		stops_end(reader);
 out_signals:
 	fuse_remove_signal_handlers(fs->se);
 out_session:

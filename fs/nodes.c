@@ -436,6 +436,43 @@ size_t gmfs_changes_take(struct gmfs *fs, fuse_ino_t except,
 	return n;
 }
 
+/* Does the guest have write permission somewhere in [start, last]? */
+static bool guest_may_write(struct gmfs *fs, uint64_t start, uint64_t last)
+{
+	const struct gm_region *r;
+	size_t n;
+
+	r = gm_regions(fs->guest, &n);
+	for (size_t i = 0; i < n && r[i].start <= last; i++)
+		if ((r[i].perms & GM_PERM_W) &&
+		    r[i].start + (r[i].size - 1) >= start)
+			return true;
+	return false;
+}
+
+size_t gmfs_ran_take(struct gmfs *fs, struct gmfs_inval **inval, size_t n)
+{
+	for (size_t i = 0; i < fs->nnodes; i++) {
+		struct gmfs_node *node = fs->nodes[i];
+		struct gmfs_inval *more;
+
+		if (!node->may_cache ||
+		    !guest_may_write(fs, node->start,
+				     node->start + (node->size - 1)))
+			continue;
+		more = realloc(*inval, (n + 1) * sizeof(**inval));
+		if (!more)
+			continue; /* its pages may be stale: nothing better */
+		*inval = more;
+		/* Offset 0, length 0: the whole file. */
+		(*inval)[n++] =
+		    (struct gmfs_inval){.ino = (fuse_ino_t)(uintptr_t)node};
+		if (!node->opened)
+			node->may_cache = false;
+	}
+	return n;
+}
+
 void gmfs_changes_notify(struct gmfs *fs, struct gmfs_inval *inval, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

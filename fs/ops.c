@@ -4,6 +4,7 @@
  * names and directories are the tree's.
  */
 #include <errno.h>
+#include <linux/fuse.h>
 #include <unistd.h>
 
 #include "gmemfs.h"
@@ -65,6 +66,27 @@ static bool inode_of(fuse_req_t req, fuse_ino_t ino, struct gmfs_inode *in)
 	return false;
 }
 
+/*
+ * fuse_reply_open with FOPEN_PARALLEL_DIRECT_WRITES, which libfuse 3.14
+ * cannot set: without it the kernel holds the inode's lock across each
+ * direct write, so while `run` written to ctl runs, no other write to
+ * ctl (`stop`, `gmem read`) could even reach us. A nonseekable file is
+ * a stream too, so every write is at offset 0 and below st_size. The
+ * reply is the kernel's struct fuse_open_out, as fuse_reply_open sends
+ * it.
+ */
+static void reply_open_parallel(fuse_req_t req, const struct fuse_file_info *fi)
+{
+	struct fuse_open_out out = {.fh = fi->fh};
+
+	out.open_flags =
+	    FOPEN_PARALLEL_DIRECT_WRITES |
+	    (fi->direct_io ? FOPEN_DIRECT_IO : 0) |
+	    (fi->keep_cache ? FOPEN_KEEP_CACHE : 0) |
+	    (fi->nonseekable ? FOPEN_NONSEEKABLE | FOPEN_STREAM : 0);
+	fuse_reply_buf(req, (const char *)&out, sizeof(out));
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct gmfs_inode in;
@@ -80,6 +102,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rc = in.file->open(fs_of(req), &in, fi);
 	if (rc)
 		fuse_reply_err(req, -rc);
+	else if (in.file->parallel_writes)
+		reply_open_parallel(req, fi);
 	else
 		fuse_reply_open(req, fi);
 }
@@ -354,6 +378,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	/* Only we know when region bytes change: no guessing from mtimes. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	/* O_TRUNC through setattr, whose answer keeps a control file's
+	 * size (parallel writes need it: see gmfs_control_file). */
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
 const struct fuse_lowlevel_ops gmfs_ops = {

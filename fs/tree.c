@@ -51,6 +51,7 @@ static const struct gmfs_fixed fixed[] = {
     {.name = "info", .file = &gmfs_text_file, .text = info_text},
     {.name = "log", .file = &gmfs_log_file},
     {.name = "core", .file = &gmfs_core_file},
+    {.name = "run", .file = &gmfs_control_file, .verb = "run"},
 };
 
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))

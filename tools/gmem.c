@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,13 +134,13 @@ static int open_file(const char *mnt, const char *name, int flags)
 	return fd;
 }
 
+/* No retry on EINTR: a write failing with it is the daemon's answer (a
+ * run stopped), never a signal of ours that interrupted nothing. */
 static int write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, buf, len);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
 			return -errno;
 		buf += n;
@@ -156,6 +157,28 @@ static ssize_t read_retry(int fd, char *buf, size_t len)
 		n = read(fd, buf, len);
 	while (n < 0 && errno == EINTR);
 	return n;
+}
+
+/* The verbs that run the guest and answer a stop line. */
+static bool is_run_verb(const char *verb)
+{
+	return strcmp(verb, "run") == 0 || strcmp(verb, "step") == 0;
+}
+
+/* Ctrl-C on `gmem run`: a signal we catch (and nothing else) makes the
+ * kernel send FUSE's INTERRUPT for the write, and the daemon answers the
+ * stopped run with EINTR; the stop line is then printed as for any stop. */
+static void ignore_signal(int sig)
+{
+	(void)sig;
+}
+
+static void catch_interrupt(void)
+{
+	struct sigaction sa = {.sa_handler = ignore_signal};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
 }
 
 /* Copy the answer to stdout until EOF. Returns 0, 1 when it was "false\n"
@@ -186,8 +209,10 @@ static int print_answer(int fd)
 }
 
 /* The write failed with ERROR: print the answer's "error: MESSAGE" as
- * "gmem: MESSAGE", or strerror(ERROR) when there is none to read. */
-static void print_error(int fd, int error)
+ * "gmem: MESSAGE", or strerror(ERROR) when there is none to read. A
+ * stop line (a MESSAGE of run or step not starting with "VERB: ", as
+ * their other errors do) is printed as it is. */
+static void print_error(int fd, int error, const char *verb)
 {
 	char buf[ERROR_MAX + 1], *msg;
 	size_t len = 0;
@@ -203,7 +228,11 @@ static void print_error(int fd, int error)
 		return;
 	}
 	msg += strlen("error: ");
-	fprintf(stderr, "gmem: %.*s\n", (int)strcspn(msg, "\n"), msg);
+	if (is_run_verb(verb) && !(strncmp(msg, verb, strlen(verb)) == 0 &&
+				   strncmp(msg + strlen(verb), ": ", 2) == 0))
+		fprintf(stderr, "%.*s\n", (int)strcspn(msg, "\n"), msg);
+	else
+		fprintf(stderr, "gmem: %.*s\n", (int)strcspn(msg, "\n"), msg);
 }
 
 /* `help [VERB]` answered here from the daemon's table, as ctl would:
@@ -333,9 +362,11 @@ int main(int argc, char **argv)
 	fd = open_file(mnt, "ctl", O_RDWR);
 	if (fd < 0)
 		goto out;
+	if (is_run_verb(argv[optind]))
+		catch_interrupt();
 	rc = write_all(fd, line, len);
 	if (rc < 0) {
-		print_error(fd, -rc);
+		print_error(fd, -rc, argv[optind]);
 		goto out_close;
 	}
 	rc = print_answer(fd);

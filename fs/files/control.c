@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gmemfs.h"
+#include "run.h"
 
 /* Lines are shorter than this. The kernel hands a write() over in pieces
  * of 1 MiB, less the offset of the buffer in its first page: so a line too
@@ -25,6 +26,10 @@ struct control_handle {
 	struct gm_text pending; /* a line without its end */
 	size_t cursor;
 	bool answered; /* text holds a command's answer */
+	/* A command of this handle runs with the lock released (a run):
+	 * its text and answer are in use, so the handle's other requests
+	 * answer EBUSY until it ends. */
+	bool busy;
 };
 
 static struct control_handle *handle_of(struct fuse_file_info *fi)
@@ -37,6 +42,11 @@ static int control_stat(struct gmfs *fs, const struct gmfs_inode *in,
 {
 	(void)fs, (void)in;
 	st->st_mode = S_IFREG | 0600;
+	/* The kernel serializes direct writes that end past st_size,
+	 * parallel ones or not; every write is at offset 0 (a stream): so
+	 * that `stop` reaches us during a `run` on the same file, one of a
+	 * line's longest length does not. */
+	st->st_size = LINE_MAX_BYTES;
 	return 0;
 }
 
@@ -82,21 +92,54 @@ static void answer_begin(struct control_handle *c)
 	c->answered = true;
 }
 
-/* Run TEXT as commands of the control file IN, the answer into C. The
- * caller holds the lock; *INVAL gets what to invalidate after it. */
+/*
+ * Run TEXT as commands of the control file IN, the answer into C. The
+ * caller holds the lock, which a run releases meanwhile (C is busy then);
+ * *INVAL gets what to invalidate after it: the changes, and after a run
+ * every cached region the guest could write to (its own stores are in no
+ * change record).
+ */
 static int control_run(struct gmfs *fs, const struct gmfs_inode *in,
 		       struct control_handle *c, const char *text, size_t len,
 		       struct gmfs_inval **inval, size_t *ninval)
 {
+	uint64_t runs = gm_guest_runs(fs->guest);
 	struct gm_error err = {0};
 	int rc;
 
 	answer_begin(c);
+	c->busy = true;
 	__atomic_store_n(&fs->cmd_tid, gettid(), __ATOMIC_RELAXED);
 	rc = gm_cmd_run(fs->cmd, in->fixed->verb, text, len, &c->text, &err);
 	__atomic_store_n(&fs->cmd_tid, 0, __ATOMIC_RELAXED);
+	c->busy = false;
 	*ninval = gmfs_changes_take(fs, 0, inval);
+	if (gm_guest_runs(fs->guest) != runs)
+		*ninval = gmfs_ran_take(fs, inval, *ninval);
 	return rc;
+}
+
+/* FUSE's INTERRUPT for a request running commands (Ctrl-C on `echo run
+ * > ctl`): stop the guest, and the run answers `stopped` (EINTR). Called
+ * from another thread of libfuse, with no lock of ours held. */
+static void control_interrupted(fuse_req_t req, void *data)
+{
+	(void)req;
+	gm_guest_stop(data);
+}
+
+/* From REQ's start until its commands ran (under the lock, so that a late
+ * interrupt cannot stop the next run): its INTERRUPT stops the guest. */
+static void interrupt_arm(fuse_req_t req, struct gmfs *fs)
+{
+	if (req)
+		fuse_req_interrupt_func(req, control_interrupted, fs->guest);
+}
+
+static void interrupt_disarm(fuse_req_t req)
+{
+	if (req)
+		fuse_req_interrupt_func(req, NULL, NULL);
 }
 
 /* Refuse a line of LEN bytes or more: answer, log, and return -EINVAL. */
@@ -133,6 +176,8 @@ static int control_take(struct gmfs *fs, const struct gmfs_inode *in,
 	size_t first = first_nl ? (size_t)(first_nl - buf) : size;
 	int rc = 0;
 
+	if (c->busy)
+		return -EBUSY;
 	if (c->pending.len + first >= LINE_MAX_BYTES)
 		return line_too_long(fs, c, c->pending.len + first);
 	if (size - whole >= LINE_MAX_BYTES)
@@ -156,21 +201,25 @@ static int control_take(struct gmfs *fs, const struct gmfs_inode *in,
 	return rc ? rc : gm_text_status(&c->pending);
 }
 
-/* Run a line left without its newline: when the answer is read, or at
- * close (then close() fails with the command's errno). */
-static int control_finish(struct gmfs *fs, const struct gmfs_inode *in,
-			  struct control_handle *c)
+/* Run a line left without its newline: when the answer is read (REQ),
+ * or at close (then close() fails with the command's errno). */
+static int control_finish(fuse_req_t req, struct gmfs *fs,
+			  const struct gmfs_inode *in, struct control_handle *c)
 {
 	struct gmfs_inval *inval = NULL;
 	size_t n = 0;
 	int rc = 0;
 
+	interrupt_arm(req, fs);
 	gm_guest_lock(fs->guest);
-	if (c->pending.len) {
+	if (c->busy) {
+		rc = -EBUSY;
+	} else if (c->pending.len) {
 		rc = control_run(fs, in, c, c->pending.buf, c->pending.len,
 				 &inval, &n);
 		gm_text_reset(&c->pending);
 	}
+	interrupt_disarm(req);
 	gm_guest_unlock(fs->guest);
 	gmfs_changes_notify(fs, inval, n);
 	return rc;
@@ -179,7 +228,7 @@ static int control_finish(struct gmfs *fs, const struct gmfs_inode *in,
 static int control_flush(struct gmfs *fs, const struct gmfs_inode *in,
 			 struct fuse_file_info *fi)
 {
-	return control_finish(fs, in, handle_of(fi));
+	return control_finish(NULL, fs, in, handle_of(fi));
 }
 
 /*
@@ -195,10 +244,19 @@ static void control_read(fuse_req_t req, struct gmfs *fs,
 {
 	struct control_handle *c = handle_of(fi);
 	size_t left;
+	bool busy;
 	int rc = 0;
 
 	(void)off;
-	control_finish(fs, in, c);
+	gm_guest_lock(fs->guest);
+	busy = c->busy;
+	gm_guest_unlock(fs->guest);
+	/* A run of this handle is under way: its answer is not there yet. */
+	if (busy) {
+		fuse_reply_err(req, EBUSY);
+		return;
+	}
+	control_finish(req, fs, in, c);
 	gm_guest_lock(fs->guest);
 	if (!c->answered && in->fixed->text) {
 		rc = in->fixed->text(fs, &c->text);
@@ -223,8 +281,10 @@ static void control_write(fuse_req_t req, struct gmfs *fs,
 	int rc;
 
 	(void)off;
+	interrupt_arm(req, fs);
 	gm_guest_lock(fs->guest);
 	rc = control_take(fs, in, handle_of(fi), buf, size, &inval, &n);
+	interrupt_disarm(req);
 	gm_guest_unlock(fs->guest);
 	/* A control write holds no page lock: invalidate before answering,
 	 * so the next read anywhere sees the command's effect. */
@@ -239,7 +299,7 @@ static void control_write(fuse_req_t req, struct gmfs *fs,
 static void control_release(struct gmfs *fs, const struct gmfs_inode *in,
 			    struct fuse_file_info *fi)
 {
-	control_finish(fs, in, handle_of(fi));
+	control_finish(NULL, fs, in, handle_of(fi));
 	gm_guest_lock(fs->guest);
 	control_free(fs, &handle_of(fi)->h);
 	gm_guest_unlock(fs->guest);
@@ -268,4 +328,5 @@ const struct gmfs_file gmfs_control_file = {
     .release = control_release,
     .setattr = control_setattr,
     .handle_free = control_free,
+    .parallel_writes = true,
 };

@@ -69,7 +69,10 @@ static int reg_open(struct gmfs *fs, const struct gmfs_inode *in,
 	gm_text_init(&r->text);
 	gm_guest_lock(fs->guest);
 	gmfs_handle_add(fs, &r->h, &gmfs_reg_file);
-	rc = reg_text(fs, in->ino, &r->text);
+	/* The registers are the run's while it runs (SPEC §8): no stale
+	 * value, and no write. */
+	rc = gm_guest_running(fs->guest) ? -EBUSY
+					 : reg_text(fs, in->ino, &r->text);
 	if (rc)
 		reg_free(fs, &r->h);
 	gm_guest_unlock(fs->guest);

@@ -79,9 +79,11 @@ static int region_open(struct gmfs *fs, const struct gmfs_inode *in,
 	gmfs_handle_add(fs, &r->h, &gmfs_region_file);
 	in->node->opened++;
 	in->node->may_cache = true;
+	/* Changes made elsewhere are invalidated as they happen; the
+	 * guest's own stores only when its run ends, so an open during a
+	 * run drops what the kernel cached. */
+	fi->keep_cache = !gm_guest_running(fs->guest);
 	gm_guest_unlock(fs->guest);
-	/* Changes made elsewhere are invalidated as they happen. */
-	fi->keep_cache = 1;
 	fi->fh = (uintptr_t)r;
 	return 0;
 }

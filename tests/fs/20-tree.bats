@@ -54,13 +54,13 @@ for v in sys.argv[2:]:
 	mount_guest
 	run ls -A "$MNT"
 	[ "$output" = "$(printf '%s\n' core ctl info log map maps mem regions \
-		regs restore save snapshots stack unmap)" ]
+		regs restore run save snapshots stack unmap)" ]
 }
 
 @test "each file of the root has its type and mode" {
 	mount_guest
 	run bash -c 'cd "$1" && stat -c "%n %A" core ctl info log map maps mem \
-		regions regs restore save snapshots stack unmap' _ "$MNT"
+		regions regs restore run save snapshots stack unmap' _ "$MNT"
 	[ "$status" -eq 0 ]
 	[ "$output" = "$(
 		cat <<-EOF
@@ -74,6 +74,7 @@ for v in sys.argv[2:]:
 			regions drwxr-xr-x
 			regs drwxr-xr-x
 			restore -rw-------
+			run -rw-------
 			save -rw-------
 			snapshots drwxr-xr-x
 			stack -rw-------
