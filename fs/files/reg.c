@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "gmemfs.h"
+#include "input.h"
 #include "regs.h"
 
 struct reg_handle {
@@ -95,33 +96,6 @@ static void reg_read(fuse_req_t req, struct gmfs *fs,
 	gm_guest_unlock(fs->guest);
 }
 
-/* "reg NAME " and the value written to regs/NAME, as one command; NULL
- * with *LEN 0 when the value holds several lines (never run as commands). */
-static char *reg_command(struct gmfs *fs, fuse_ino_t ino, const char *buf,
-			 size_t size, size_t *len)
-{
-	const char *name = reg_of(fs, ino)->name;
-	size_t head = strlen("reg ") + strlen(name) + 1;
-	char *line;
-
-	/* `echo 0x10 > regs/rip` ends with one newline: not a second line. */
-	if (size && buf[size - 1] == '\n')
-		size--;
-	*len = 0;
-	if (memchr(buf, '\n', size))
-		return NULL;
-	*len = 1;
-	line = malloc(head + size);
-	if (!line)
-		return NULL;
-	memcpy(line, "reg ", 4);
-	memcpy(line + 4, name, strlen(name));
-	line[head - 1] = ' ';
-	memcpy(line + head, buf, size);
-	*len = head + size;
-	return line;
-}
-
 static void reg_write(fuse_req_t req, struct gmfs *fs,
 		      const struct gmfs_inode *in, const char *buf, size_t size,
 		      off_t off, struct fuse_file_info *fi)
@@ -129,21 +103,15 @@ static void reg_write(fuse_req_t req, struct gmfs *fs,
 	struct reg_handle *r = (struct reg_handle *)(uintptr_t)fi->fh;
 	struct gmfs_inval *inval = NULL;
 	struct gm_error err = {0};
-	size_t n = 0, len;
-	char *line;
+	size_t n = 0;
 	int rc;
 
 	(void)off;
-	line = reg_command(fs, in->ino, buf, size, &len);
-	if (!line) { /* one value, one line */
-		fuse_reply_err(req, len ? ENOMEM : EINVAL);
-		return;
-	}
 	gm_guest_lock(fs->guest);
-	rc = gm_cmd_run(fs->cmd, NULL, line, len, &r->text, &err);
+	rc = gmfs_reg_value_run(fs->cmd, reg_of(fs, in->ino), buf, size,
+				&r->text, &err);
 	n = gmfs_changes_take(fs, 0, &inval);
 	gm_guest_unlock(fs->guest);
-	free(line);
 	gmfs_changes_notify(fs, inval, n);
 	if (rc)
 		fuse_reply_err(req, -rc);

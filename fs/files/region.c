@@ -12,6 +12,7 @@
 #include <sys/xattr.h>
 
 #include "gmemfs.h"
+#include "input.h"
 #include "memory.h"
 #include "regions.h"
 
@@ -274,23 +275,11 @@ static int region_setxattr(struct gmfs *fs, const struct gmfs_inode *in,
 			   int flags)
 {
 	struct gm_error err = {0};
-	const struct gm_region *r;
 	int rc;
 
-	if (strcmp(name, LABEL_XATTR))
-		return -ENOTSUP;
-	if (flags & XATTR_CREATE) /* every region has a label */
-		return -EEXIST;
 	gm_guest_lock(fs->guest);
-	r = node_region(fs, in->node);
-	rc = r ? gm_set_label(fs->guest, r->start, value, size, &err) : -ENOENT;
-	if (r) {
-		char what[96];
-
-		snprintf(what, sizeof(what), "setfattr user.label 0x%llx",
-			 (unsigned long long)in->node->start);
-		gm_cmd_log_add(fs->cmd, what, rc, &err);
-	}
+	rc = gmfs_label_set(fs->guest, fs->cmd, node_region(fs, in->node), name,
+			    value, size, flags, &err);
 	gm_guest_unlock(fs->guest);
 	return rc;
 }

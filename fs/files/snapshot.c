@@ -10,14 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "gmemfs.h"
+#include "input.h"
 #include "snapfile.h"
 #include "snapshot.h"
-
-/* An import may hold the snapshot memory limit and the fields around it. */
-#define IMPORT_SLACK (64ull << 20)
 
 struct snapshot_handle {
 	struct gmfs_handle h;
@@ -26,11 +23,10 @@ struct snapshot_handle {
 	struct gm_snapshot *export;
 	struct gm_snapfile_pieces pieces;
 	/* written: the file, imported at the close that follows a write
-	 * (IMPORT_PENDING); BYTES and LEN are guarded by MU, not the guest
-	 * lock, so that an import is parsed while the guest is served */
+	 * (IMPORT_PENDING); IM is guarded by MU, not the guest lock, so
+	 * that an import is parsed while the guest is served */
 	pthread_mutex_t mu;
-	uint8_t *bytes;
-	size_t len, cap;
+	struct gmfs_import im;
 	bool import, import_pending;
 	bool importing; /* counted in node->importing */
 };
@@ -40,31 +36,6 @@ static struct snapshot_handle *handle_of(struct fuse_file_info *fi)
 	return (struct snapshot_handle *)(uintptr_t)fi->fh;
 }
 
-/* Make room for LEN bytes in H's file, zero-filled past its end. */
-static int bytes_resize(struct snapshot_handle *h, size_t len)
-{
-	if (len > h->cap) {
-		size_t cap = h->cap ? h->cap : 1 << 20;
-		uint8_t *p;
-
-		while (cap < len)
-			cap = cap > SIZE_MAX / 2 ? len : 2 * cap;
-		p = h->bytes ? mremap(h->bytes, h->cap, cap, MREMAP_MAYMOVE)
-			     : mmap(NULL, cap, PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			return -ENOMEM;
-		/* Huge pages halve what the faults of a large import cost. */
-		madvise(p, cap, MADV_HUGEPAGE);
-		h->bytes = p;
-		h->cap = cap;
-	}
-	if (len < h->len) /* cut: what grows back later reads as zero */
-		memset(h->bytes + len, 0, h->len - len);
-	h->len = len;
-	return 0;
-}
-
 /* The handle goes, but not its node; the caller holds the lock. */
 static void handle_free(struct gmfs *fs, struct gmfs_handle *gh)
 {
@@ -72,8 +43,7 @@ static void handle_free(struct gmfs *fs, struct gmfs_handle *gh)
 
 	gmfs_handle_remove(fs, gh);
 	pthread_mutex_destroy(&h->mu);
-	if (h->bytes)
-		munmap(h->bytes, h->cap);
+	gmfs_import_free(&h->im);
 	if (h->export) {
 		gm_snapfile_pieces_free(&h->pieces);
 		gm_snap_put(h->export);
@@ -297,18 +267,14 @@ static void snapshot_read(fuse_req_t req, struct gmfs *fs,
 static int import_resize(struct gmfs *fs, struct snapshot_handle *h,
 			 uint64_t len)
 {
-	int rc;
+	int rc =
+	    gmfs_import_resize(&h->im, len, gm_guest_snapshot_limit(fs->guest));
 
-	if (len > gm_guest_snapshot_limit(fs->guest) + IMPORT_SLACK)
-		return -EFBIG;
-	if (len == h->len)
-		return 0; /* O_TRUNC of a new file: nothing written yet */
-	rc = bytes_resize(h, (size_t)len);
-	if (rc < 0)
+	if (rc <= 0) /* unchanged (O_TRUNC of a new file), or failed */
 		return rc;
 	h->import_pending = true;
 	importing_set(h, true);
-	h->node->open_size = h->len;
+	h->node->open_size = h->im.len;
 	return 0;
 }
 
@@ -327,14 +293,14 @@ static void snapshot_write(fuse_req_t req, struct gmfs *fs,
 	if (!h->import)
 		rc = -EBADF;
 	else
-		rc = import_resize(fs, h, end > h->len ? end : h->len);
+		rc = import_resize(fs, h, end > h->im.len ? end : h->im.len);
 	if (rc == 0 && size) {
 		h->import_pending = true;
 		importing_set(h, true);
 	}
 	gm_guest_unlock(fs->guest);
-	if (rc == 0)
-		memcpy(h->bytes + off, buf, size);
+	if (rc == 0 && size) /* a new file has no bytes yet */
+		memcpy(h->im.bytes + off, buf, size);
 	pthread_mutex_unlock(&h->mu);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
@@ -378,13 +344,8 @@ static int snapshot_setattr(struct gmfs *fs, const struct gmfs_inode *in,
  */
 static int finish(struct gmfs *fs, struct snapshot_handle *h)
 {
-	struct gm_snapfile_want want = {
-	    .arch = gm_guest_arch(fs->guest),
-	    .page_size = gm_guest_page_size(fs->guest),
-	};
 	struct gm_error err = {0};
 	struct gm_snapshot *s = NULL;
-	char what[GM_SNAP_NAME_MAX + 32];
 	int rc;
 
 	if (!h->import)
@@ -399,17 +360,10 @@ static int finish(struct gmfs *fs, struct snapshot_handle *h)
 	}
 	h->import_pending = false;
 	/* The name is read under the lock (a rename may change it). */
-	rc = gm_snapfile_read(h->bytes, h->len, NULL, &want, &s, NULL, &err);
+	rc = gmfs_import_parse(fs->guest, &h->im, &s, &err);
 	gm_guest_lock(fs->guest);
-	if (rc == 0 && !(s->name = strdup(h->node->name)))
-		rc = gm_fail(&err, ENOSPC, "no host memory for a snapshot");
-	if (rc == 0)
-		rc = gm_snap_add(fs->guest, s, &err);
-	if (rc < 0)
-		gm_snapshot_free(s);
+	rc = gmfs_import_add(fs->guest, fs->cmd, rc, s, h->node->name, &err);
 	importing_set(h, false);
-	snprintf(what, sizeof(what), "import snapshots/%s", h->node->name);
-	gm_cmd_log_add(fs->cmd, what, rc, &err);
 	gm_guest_unlock(fs->guest);
 	pthread_mutex_unlock(&h->mu);
 	return rc;
