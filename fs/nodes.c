@@ -465,8 +465,7 @@ size_t gmfs_ran_take(struct gmfs *fs, struct gmfs_inval **inval, size_t n)
 			continue; /* its pages may be stale: nothing better */
 		*inval = more;
 		/* Offset 0, length 0: the whole file. */
-		(*inval)[n++] =
-		    (struct gmfs_inval){.ino = (fuse_ino_t)(uintptr_t)node};
+		(*inval)[n++] = (struct gmfs_inval){.ino = node->ino};
 		if (!node->opened)
 			node->may_cache = false;
 	}

@@ -268,3 +268,120 @@ print("OK" if n == 4 else errno.errorcode[ctypes.get_errno()])
 	[ "$("$GMEM" run count=1)" = "count pc=0x10003" ] ||
 		[ "$("$GMEM" run count=1)" = "count pc=0x10000" ]
 }
+
+@test "gmem stop from another process ends the run with stopped, status 1, and a no-op without a run" {
+	mount_loop
+	"$GMEM" run 2>"$BATS_TEST_TMPDIR/err" &
+	GMEM_PID=$!
+	wait_running
+	run "$GMEM" stop
+	[ "$status" = 0 ]
+	st=0
+	wait "$GMEM_PID" || st=$?
+	unset GMEM_PID
+	[ "$st" = 1 ]
+	grep -qx 'stopped pc=0x1000[03]' "$BATS_TEST_TMPDIR/err"
+	grep -qx 'run -> error: stopped pc=0x1000[03]' "$MNT/log"
+	# stop with no run is a no-op
+	run "$GMEM" stop
+	[ "$status" = 0 ]
+	run "$GMEM" run count=1
+	[ "$status" = 0 ]
+}
+
+@test "a timeout that fires ends an endless loop, and the daemon stays healthy" {
+	mount_loop
+	run "$GMEM" run timeout=200ms
+	[ "$status" = 1 ]
+	[[ "$output" =~ ^timeout\ pc=0x1000[03]$ ]]
+	[ "$(counter)" -gt 0 ]
+	run "$GMEM" is_mapped 0x20000 0x1000
+	[ "$output" = true ]
+}
+
+@test "during a run mem is live, map answers EBUSY, regs/ answers EBUSY, and the guest is unchanged" {
+	mount_loop
+	"$GMEM" run 2>/dev/null &
+	GMEM_PID=$!
+	wait_running
+	c1=$(counter)
+	sleep 0.2
+	[ "$(counter)" -gt "$c1" ]
+	run "$GMEM" map 0x50000 0x1000
+	[ "$status" = 1 ]
+	[[ "$output" == *"the guest is running"* ]]
+	run cat "$MNT/regs/rip"
+	[ "$status" != 0 ]
+	[[ "$output" == *"busy"* ]]
+	# region files, maps, info and log answer too
+	run cat "$MNT/maps"
+	[ "$status" = 0 ]
+	r=$MNT/regions/0000000000020000-0000000000021000
+	a=$(od -An -tu8 -N 8 "$r" | tr -d ' ')
+	sleep 0.1
+	b=$(od -An -tu8 -N 8 "$r" | tr -d ' ')
+	[ "$b" -gt "$a" ]
+	"$GMEM" stop
+	wait "$GMEM_PID" || true
+	unset GMEM_PID
+	run "$GMEM" is_mapped 0x50000 0x1000
+	[ "$output" = false ]
+}
+
+@test "a region file's cached pages show what the guest wrote once it stops" {
+	mount_loop
+	# One descriptor reads the count (0) into the page cache, the guest
+	# counts to 500, the same descriptor reads again.
+	run /usr/bin/python3 -c '
+import os, subprocess, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+before = int.from_bytes(os.pread(fd, 8, 0), "little")
+subprocess.run([sys.argv[2], "run", "count=1000"], check=True,
+               stdout=subprocess.DEVNULL)
+after = int.from_bytes(os.pread(fd, 8, 0), "little")
+print(before, after)
+' "$MNT/regions/0000000000020000-0000000000021000" "$GMEM"
+	[ "$status" = 0 ]
+	[ "$output" = "0 500" ]
+}
+
+@test "code patched through a region file, mem and a shared mmap runs the next time" {
+	mount_stops x86_64
+	r=$MNT/regions/0000000000010000-0000000000011000
+	# 0x10090: nops; patch the first into hlt three ways
+	[ "$("$GMEM" run begin=0x10090 until=0x10094)" = "until pc=0x10094" ]
+	printf '\xf4' | dd of="$r" bs=1 seek=$((0x90)) conv=notrunc status=none
+	[ "$("$GMEM" run begin=0x10090 until=0x10094)" = "halt pc=0x10091" ]
+	printf '\x90\xf4' | dd of="$MNT/mem" bs=1 seek=$((0x10090)) \
+		conv=notrunc status=none
+	[ "$("$GMEM" run begin=0x10090 until=0x10094)" = "halt pc=0x10092" ]
+	/usr/bin/python3 -c '
+import mmap, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+m = mmap.mmap(fd, 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+m[0x91:0x93] = b"\x90\xf4"
+m.close()
+' "$r"
+	[ "$("$GMEM" run begin=0x10090 until=0x10094)" = "halt pc=0x10093" ]
+}
+
+@test "SIGTERM during a run stops it, stores --state and exits 0" {
+	mount_guest --state "$BATS_TEST_TMPDIR/g.snap" \
+		--load "$BIN/loop.bin@0x10000" --map 0x20000:0x1000
+	echo 0x20000 >"$MNT/regs/rdi"
+	echo 0x10000 >"$MNT/regs/rip"
+	"$GMEM" run 2>"$BATS_TEST_TMPDIR/err" &
+	GMEM_PID=$!
+	wait_running
+	kill -TERM "$GMEMFS_PID"
+	wait_daemon
+	[ "$daemon_status" = 0 ]
+	wait "$GMEM_PID" || true
+	unset GMEM_PID
+	# the mount goes away under gmem, which cannot read the stop line
+	# back: it reports the write's EINTR
+	grep -q 'Interrupted system call' "$BATS_TEST_TMPDIR/err"
+	run "$GMEM" snapshot info "$BATS_TEST_TMPDIR/g.snap"
+	[ "$status" = 0 ]
+	fusermount3 -u "$MNT" 2>/dev/null || true
+}
