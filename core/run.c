@@ -162,7 +162,13 @@ static void hook_sysenter(uc_engine *uc, void *data)
 	uc_reg_read(uc, UC_X86_REG_EIP, &eip);
 	rs->ev = EV_SYSENTER;
 	rs->next_pc = eip;
-	if (uc_ctl_request_cache(uc, eip, &tb) == UC_ERR_OK)
+	/* uc_ctl_request_cache's macro shifts 3 << 30 in an int, which
+	 * UBSan rightly reports: the same control word, in unsigned. */
+	if (uc_ctl(uc,
+		   (uc_control_type)((unsigned)UC_CTL_TB_REQUEST_CACHE |
+				     (2u << 26) |
+				     ((unsigned)UC_CTL_IO_READ_WRITE << 30)),
+		   eip, &tb) == UC_ERR_OK)
 		rs->next_pc = tb.pc + tb.size;
 	uc_emu_stop(uc);
 }
