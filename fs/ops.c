@@ -378,8 +378,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	/* Only we know when region bytes change: no guessing from mtimes. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
-	/* O_TRUNC through setattr, whose answer keeps a control file's
-	 * size (parallel writes need it: see gmfs_control_file). */
+	/* O_TRUNC as a truncate after the open, whose answer keeps a
+	 * control file's size: with atomic_o_trunc the kernel would take
+	 * i_size to 0 and `echo run > ctl` would hold the file's lock
+	 * alone for the whole run (see gmfs_control_file). snapshots/
+	 * takes that truncate as its O_TRUNC (trunc_arms). */
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 }
 

@@ -28,6 +28,10 @@ struct snapshot_handle {
 	pthread_mutex_t mu;
 	struct gmfs_import im;
 	bool import, import_pending;
+	/* opened for writing without O_TRUNC in sight: the kernel sends
+	 * O_TRUNC as a truncate to 0 after the open (no atomic_o_trunc),
+	 * which makes it an import; until then a write is EACCES */
+	bool await_trunc;
 	bool importing; /* counted in node->importing */
 };
 
@@ -68,6 +72,16 @@ static int export(struct snapshot_handle *h, const struct gm_snapshot *s)
 
 /* A handle of snapshot NODE, for a new file when IMPORT; the caller
  * holds the lock. */
+/* H writes a new file for its name from now on; under the lock. */
+static void import_start(struct snapshot_handle *h)
+{
+	h->import = true;
+	h->await_trunc = false;
+	h->importing = true;
+	h->node->importing++;
+	h->node->open_size = 0;
+}
+
 static struct snapshot_handle *handle_new(struct gmfs *fs,
 					  struct gmfs_node *node, bool import)
 {
@@ -79,12 +93,8 @@ static struct snapshot_handle *handle_new(struct gmfs *fs,
 	gmfs_handle_add(fs, &h->h, &gmfs_snapshot_file);
 	h->node = node;
 	node->opened++;
-	if (import) {
-		h->import = true;
-		h->importing = true;
-		node->importing++;
-		node->open_size = 0;
-	}
+	if (import)
+		import_start(h);
 	return h;
 }
 
@@ -128,10 +138,12 @@ static int snapshot_open(struct gmfs *fs, const struct gmfs_inode *in,
 
 	gm_guest_lock(fs->guest);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-		if (!(fi->flags & O_TRUNC))
-			rc = -EACCES; /* a snapshot is replaced whole */
-		else if (!(h = handle_new(fs, node, true)))
+		/* a snapshot is replaced whole: O_TRUNC, here or as the
+		 * truncate that follows (snapshot_setattr) */
+		if (!(h = handle_new(fs, node, fi->flags & O_TRUNC)))
 			rc = -ENOMEM;
+		else
+			h->await_trunc = !h->import;
 	} else if (!(s = gm_snap_find(fs->guest, node->name))) {
 		rc = -ENOENT;
 	} else if (!(h = handle_new(fs, node, false))) {
@@ -291,7 +303,7 @@ static void snapshot_write(fuse_req_t req, struct gmfs *fs,
 	gm_guest_lock(fs->guest);
 	end = (uint64_t)off + size; /* off < 2^63, size < 2^32 */
 	if (!h->import)
-		rc = -EBADF;
+		rc = h->await_trunc ? -EACCES : -EBADF;
 	else
 		rc = import_resize(fs, h, end > h->im.len ? end : h->im.len);
 	if (rc == 0 && size) {
@@ -308,8 +320,29 @@ static void snapshot_write(fuse_req_t req, struct gmfs *fs,
 		fuse_reply_write(req, size);
 }
 
-/* truncate of a file being written (O_TRUNC without atomic_o_trunc, or
- * ftruncate); a saved snapshot cannot be cut. */
+/* The truncate to 0 an open(O_TRUNC) sends after the open (the daemon
+ * leaves atomic_o_trunc off: see op_init) makes NODE's write handles
+ * that wait for it imports; with none, a saved snapshot cannot be cut. */
+static int trunc_arms(struct gmfs *fs, struct gmfs_node *node)
+{
+	int rc = -EACCES;
+
+	gm_guest_lock(fs->guest);
+	for (struct gmfs_handle *gh = fs->handles; gh; gh = gh->next) {
+		struct snapshot_handle *h = (struct snapshot_handle *)gh;
+
+		if (gh->file != &gmfs_snapshot_file || h->node != node ||
+		    !h->await_trunc)
+			continue;
+		import_start(h);
+		rc = 0;
+	}
+	gm_guest_unlock(fs->guest);
+	return rc;
+}
+
+/* truncate of a file being written (ftruncate, or O_TRUNC's truncate to
+ * 0: trunc_arms); a saved snapshot cannot be cut. */
 static int snapshot_setattr(struct gmfs *fs, const struct gmfs_inode *in,
 			    const struct stat *attr, int to_set,
 			    struct fuse_file_info *fi)
@@ -323,6 +356,8 @@ static int snapshot_setattr(struct gmfs *fs, const struct gmfs_inode *in,
 	 * it was saved or imported. */
 	if (!(to_set & FUSE_SET_ATTR_SIZE))
 		return 0;
+	if (!h && attr->st_size == 0)
+		return trunc_arms(fs, in->node);
 	if (!h || !h->import)
 		return -EACCES;
 	pthread_mutex_lock(&h->mu);

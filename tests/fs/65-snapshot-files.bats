@@ -189,14 +189,22 @@ open(sys.argv[2], "wb").write(b)
 @test "a saved snapshot is replaced whole: writing without O_TRUNC is EACCES" {
 	mount_guest
 	echo a >"$MNT/save"
+	cp "$MNT/snapshots/a" "$BATS_TEST_TMPDIR/a.snap"
 	run python3 -c '
 import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
 try:
-    os.open(sys.argv[1], os.O_WRONLY)
+    os.pwrite(fd, b"x", 100)
 except PermissionError:
     print("EACCES")
+os.close(fd)
 ' "$MNT/snapshots/a"
 	[ "$output" = EACCES ]
+	cmp "$MNT/snapshots/a" "$BATS_TEST_TMPDIR/a.snap"
+	run dd if=/dev/zero of="$MNT/snapshots/a" bs=1 count=1 seek=100 \
+		conv=notrunc status=none
+	[ "$status" -ne 0 ]
+	cmp "$MNT/snapshots/a" "$BATS_TEST_TMPDIR/a.snap"
 	run truncate -s 10 "$MNT/snapshots/a"
 	[ "$status" -ne 0 ]
 }
