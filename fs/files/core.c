@@ -93,8 +93,9 @@ static int core_open(struct gmfs *fs, const struct gmfs_inode *in,
 #define READ_IOV_MAX 64
 
 /* The pieces from OFF on as one reply: the kernel copies the stored pages
- * from the handle's copy, zero runs from ZEROS. No lock: the handle's copy
- * is its own, and the kernel releases no handle a read still uses. */
+ * from the handle's copy, zero runs from ZEROS. The reply is made under
+ * the lock: the reader may close, and a release on another thread free
+ * the copy, while writev is still returning (ASan saw it). */
 static void core_read(fuse_req_t req, struct gmfs *fs,
 		      const struct gmfs_inode *in, size_t size, off_t off,
 		      struct fuse_file_info *fi)
@@ -105,8 +106,8 @@ static void core_read(fuse_req_t req, struct gmfs *fs,
 	uint64_t at = (uint64_t)off;
 	int n = 0;
 
-	(void)fs;
 	(void)in;
+	gm_guest_lock(fs->guest);
 	for (size_t i = at < p->size ? gm_core_piece_at(p, at) : p->n;
 	     i < p->n && size > 0 && n < READ_IOV_MAX; n++) {
 		uint64_t skip = at - p->v[i].off, left = p->v[i].len - skip;
@@ -123,6 +124,7 @@ static void core_read(fuse_req_t req, struct gmfs *fs,
 			i++;
 	}
 	fuse_reply_iov(req, iov, n);
+	gm_guest_unlock(fs->guest);
 }
 
 /* Zero runs are holes: SEEK_DATA finds the next stored piece (the
