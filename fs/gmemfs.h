@@ -232,6 +232,13 @@ void gmfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void gmfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 /* nodes.c: what the files share. Everything under the lock unless said. */
+/* setattr of a file that takes commands (control files, regs/): `echo … >
+ * FILE` opens with O_TRUNC, which cuts nothing; times are accepted and
+ * ignored; anything else is EPERM. */
+int gmfs_command_setattr(struct gmfs *fs, const struct gmfs_inode *in,
+			 const struct stat *attr, int to_set,
+			 struct fuse_file_info *fi);
+
 /* The node for a region range (NAME NULL) or a snapshot name of kind
  * FILE, made if new; NULL when out of memory. */
 struct gmfs_node *gmfs_node_get(struct gmfs *fs, const struct gmfs_file *file,

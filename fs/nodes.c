@@ -497,3 +497,15 @@ int gmfs_run_command(struct gmfs *fs, const char *line)
 	gm_text_free(&answer);
 	return rc;
 }
+
+int gmfs_command_setattr(struct gmfs *fs, const struct gmfs_inode *in,
+			 const struct stat *attr, int to_set,
+			 struct fuse_file_info *fi)
+{
+	(void)fs, (void)in, (void)attr, (void)fi;
+	if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
+		       FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+		       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME))
+		return -EPERM;
+	return 0;
+}

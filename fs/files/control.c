@@ -305,20 +305,6 @@ static void control_release(struct gmfs *fs, const struct gmfs_inode *in,
 	gm_guest_unlock(fs->guest);
 }
 
-/* `echo … > ctl` opens with O_TRUNC: nothing to cut. Times are accepted
- * and ignored. */
-static int control_setattr(struct gmfs *fs, const struct gmfs_inode *in,
-			   const struct stat *attr, int to_set,
-			   struct fuse_file_info *fi)
-{
-	(void)fs, (void)in, (void)attr, (void)fi;
-	if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
-		       FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
-		       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME))
-		return -EPERM;
-	return 0;
-}
-
 const struct gmfs_file gmfs_control_file = {
     .stat = control_stat,
     .open = control_open,
@@ -326,7 +312,7 @@ const struct gmfs_file gmfs_control_file = {
     .write = control_write,
     .flush = control_flush,
     .release = control_release,
-    .setattr = control_setattr,
+    .setattr = gmfs_command_setattr,
     .handle_free = control_free,
     .parallel_writes = true,
 };

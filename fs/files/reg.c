@@ -128,20 +128,6 @@ static void reg_release(struct gmfs *fs, const struct gmfs_inode *in,
 	gm_guest_unlock(fs->guest);
 }
 
-/* `echo … > regs/rip` opens with O_TRUNC: nothing to cut. Times are
- * accepted and ignored. */
-static int reg_setattr(struct gmfs *fs, const struct gmfs_inode *in,
-		       const struct stat *attr, int to_set,
-		       struct fuse_file_info *fi)
-{
-	(void)fs, (void)in, (void)attr, (void)fi;
-	if (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
-		       FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
-		       FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME))
-		return -EPERM;
-	return 0;
-}
-
 /* regs/: "pc" and "sp" name the same inode as the register behind them. */
 static int reg_lookup(struct gmfs *fs, const char *name, fuse_ino_t *ino)
 {
@@ -177,7 +163,7 @@ const struct gmfs_file gmfs_reg_file = {
     .read = reg_read,
     .write = reg_write,
     .release = reg_release,
-    .setattr = reg_setattr,
+    .setattr = gmfs_command_setattr,
     .handle_free = reg_free,
     .lookup = reg_lookup,
     .list = reg_list,
