@@ -570,3 +570,25 @@ for line in ("load_core " + sys.argv[1] + "/core",
 	"$GMEM" load_core "$BATS_TEST_TMPDIR/c"
 	[ "$(guest_state)" = "$before" ]
 }
+
+@test "load_elf through ctl: a PIE (/usr/bin/sleep) at base= and at the default base, its entry the answer; onto mapped memory is EEXIST and the guest unchanged" {
+	mount_guest
+	local entry before
+	entry=$(readelf -hW /usr/bin/sleep | awk '/Entry point/ { print $4 }')
+	# PT_INTERP is not followed: only the file's own segments
+	answer_is ctl "load_elf /usr/bin/sleep base=0x600000000000 a b" \
+		"$(printf '0x%x' $((0x600000000000 + entry)))"
+	[ "$(cat "$MNT/regs/pc")" = "$(printf '0x%x' $((0x600000000000 + entry)))" ]
+	grep -q '^0000600000000000-.* r-- sleep$' "$MNT/maps"
+	grep -q '^0000600000002000-.* r-x sleep$' "$MNT/maps"
+	[ "$("$GMEM" stack read 0)" = 0x3 ]	# argc: the path, a, b
+	[ "$("$GMEM" read 0x600000000000 4)" = 7f454c46 ]
+	# the same file again lands on its own segments: EEXIST, nothing moves
+	before=$(guest_state)
+	[ "$(ask_errno ctl "load_elf /usr/bin/sleep base=0x600000000000")" = EEXIST ]
+	[ "$(guest_state)" = "$before" ]
+	# without base=, Linux's default for 64-bit guests
+	answer_is ctl "load_elf /usr/bin/sleep" \
+		"$(printf '0x%x' $((0x555555554000 + entry)))"
+	grep -q '^0000555555554000-.* r-- sleep$' "$MNT/maps"
+}
